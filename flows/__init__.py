@@ -1,0 +1,1 @@
+"""droneprep's Prefect flows, one module per user-facing job (``python -m flows.<name>``)."""

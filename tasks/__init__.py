@@ -1,0 +1,1 @@
+"""droneprep stages: plain functions over tables and bytes, with thin Prefect task wrappers."""
