@@ -38,5 +38,6 @@ def discover_images(source_uri: str, store: Store) -> tuple[pd.DataFrame, list[P
     return images, problems
 
 
-discover_task = task(name="discover-images", retries=3, retry_delay_seconds=[2, 10, 30],
-                     cache_policy=NONE)(discover_images)
+discover_task = task(
+    name="discover-images", retries=3, retry_delay_seconds=[2, 10, 30], cache_policy=NONE
+)(discover_images)

@@ -50,8 +50,9 @@ def label_relpath(split: str, stem: str) -> str:
     return f"{split}/labels/{stem}.txt"
 
 
-def format_label_line(class_id: int, x_center: float, y_center: float, width: float,
-                      height: float) -> str:
+def format_label_line(
+    class_id: int, x_center: float, y_center: float, width: float, height: float
+) -> str:
     """``class x_center y_center width height``, normalized, 6 decimals."""
     values = " ".join(f"{v:.{LABEL_DECIMALS}f}" for v in (x_center, y_center, width, height))
     return f"{int(class_id)} {values}"

@@ -206,9 +206,8 @@ class Store:
         found: list[str] = []
         paginator = self.s3.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
-            found.extend(
-                f"{S3_SCHEME}{bucket}/{p['Prefix'].rstrip('/')}" for p in page.get("CommonPrefixes", [])
-            )
+            for common in page.get("CommonPrefixes", []):
+                found.append(f"{S3_SCHEME}{bucket}/{common['Prefix'].rstrip('/')}")
         return sorted(found)
 
     # -- reading -----------------------------------------------------------------------

@@ -54,8 +54,9 @@ def s3(aws_env: None) -> Iterator[object]:
         yield client
 
 
-def make_image_bytes(width: int = 64, height: int = 48, fmt: str = "JPEG", seed: int = 0,
-                     **save_kwargs: object) -> bytes:
+def make_image_bytes(
+    width: int = 64, height: int = 48, fmt: str = "JPEG", seed: int = 0, **save_kwargs: object
+) -> bytes:
     """A small textured RGB image (noise over a gradient) encoded as ``fmt``."""
     rng = np.random.default_rng(seed)
     gradient = np.linspace(40, 200, width, dtype=np.float32)[None, :, None]
