@@ -19,10 +19,12 @@ near-duplicate cluster (pairs within ``near_dup_distance`` bits, joined transiti
 merged into one group, whatever ``group_by`` says. A merged group is named after the
 smallest of the group ids it joined.
 
-Assignment: groups go, largest first, to the split whose balance cost drops most (or
-rises least); the cost is the sum over quantities of the squared relative deviation from
-the target (``fraction x total``), over the image count, the background-image count and
-each class's instance count. Ties are broken by a hash of (seed, group id, split).
+Assignment: groups go, largest first (images, then instances), to the split where the
+cost ``sum over splits s and quantities q of share(s, q) ** 2 / fraction(s)`` rises least.
+The quantities are the image count, the background-image count and each class's instance
+count; ``share`` is the split's count over the total. The cost is smallest exactly when
+every share equals its split's fraction, so splits fill at the same relative pace and a
+split past its target is avoided. Ties are broken by a hash of (seed, group id, split).
 
 **Tolerance** (:data:`SPLIT_TOLERANCE`): each split's share of the images, of the
 background images and of every class's instances aims to be within ±0.05 of its fraction,
@@ -262,13 +264,18 @@ def _greedy(
     fractions: Mapping[str, float],
     seed: int,
 ) -> dict[str, str]:
-    """Largest free group first, to the split whose squared relative deviation drops most."""
+    """Largest free group first, to the split where the cost rises least.
+
+    Cost: ``sum over splits s and quantities q of share(s, q) ** 2 / fraction(s)``, with
+    ``share = count / total``. For fixed totals it is smallest exactly when every share
+    equals its split's fraction, so the greedy fills splits at the same relative pace (a
+    small val gets big and small groups alike) and avoids a split past its target.
+    """
     values = group_stats.to_numpy(dtype=float)
     row_of = {group: row for row, group in enumerate(group_stats.index)}
     totals = values.sum(axis=0)
-    scale = np.where(totals > 0, totals, 1.0) ** 2
     splits = list(fractions)
-    targets = {s: totals * fractions[s] for s in splits}
+    scale = np.where(totals > 0, totals, np.inf) ** 2
     counts = {s: fixed_counts[s].to_numpy(dtype=float).copy() for s in splits}
     images = values[:, group_stats.columns.get_loc(_IMAGES)]
     instances = values[:, [c.startswith("class:") for c in group_stats.columns]].sum(axis=1)
@@ -281,8 +288,8 @@ def _greedy(
         add = values[row_of[group]]
 
         def cost(split: str, add: np.ndarray = add, group: str = group) -> tuple[float, int]:
-            deviation = counts[split] - targets[split]
-            increase = ((deviation + add) ** 2 - deviation**2) / scale
+            count = counts[split]
+            increase = ((count + add) ** 2 - count**2) / scale / fractions[split]
             return float(increase.sum()), _seeded_hash(seed, group, split)
 
         best = min(splits, key=cost)
