@@ -306,6 +306,36 @@ def _render_all(
     return rendered, problems
 
 
+def _assemble(
+    images: pd.DataFrame,
+    replaced: set[str],
+    failed: dict[str, str],
+    rendered: dict[str, list[dict[str, Any]]],
+) -> pd.DataFrame:
+    """Rows not tiled as they were (failed frames quarantined), tiles in their frame's place."""
+    kept = images[~images["key"].isin(replaced)]
+    is_failed = kept["key"].isin(failed)
+    reason = kept["reason"] if "reason" in kept else pd.Series(None, index=kept.index)
+    kept = kept.assign(
+        status=kept["status"].where(~is_failed, STATUS_QUARANTINED),
+        reason=reason.where(~is_failed, kept["key"].map(failed)),
+    )
+    order = {key: position for position, key in enumerate(images["key"])}
+    tiles = pd.DataFrame(
+        [row for key in rendered for row in rendered[key]], columns=TILE_ROW_COLUMNS
+    )
+    pieces = [
+        kept.assign(_order=kept["key"].map(order), _sub=-1),
+        tiles.assign(_order=tiles["tile_of_key"].map(order), _sub=range(len(tiles))),
+    ]
+    out = pd.concat([p for p in pieces if len(p)] or pieces[:1], ignore_index=True)
+    out = out.sort_values(["_order", "_sub"], kind="stable").drop(columns=["_order", "_sub"])
+    for column in TILE_COLUMNS:
+        if column not in out:
+            out[column] = None
+    return out.reset_index(drop=True).astype({"tile_x": "Int64", "tile_y": "Int64"})
+
+
 # -- public ----------------------------------------------------------------------------
 
 
@@ -393,21 +423,12 @@ def tile_images(
     to_render = large[large["key"].isin({t.frame_key for t in tiles})]
     rendered, failures = _render_all(to_render, tiles, store, work_uri, workers)
     failed = {p.image_key: p.message for p in failures}
-    large_keys = set(large["key"])
-    rows: list[dict[str, Any]] = []
-    for record in images.to_dict("records"):
-        if record["key"] in failed:
-            rows.append({**record, "status": STATUS_QUARANTINED, "reason": failed[record["key"]]})
-        elif record["key"] in large_keys:
-            rows.extend(rendered.get(record["key"], []))
-        else:
-            rows.append(record)
+    replaced = set(large["key"]) - set(failed)
+    out = _assemble(images, replaced, failed, rendered)
     frame_of = {t.key: t.frame_key for t in tiles}
     tile_boxes = tile_boxes[~tile_boxes["image_key"].map(frame_of).isin(failed)]
-    untouched = boxes[~boxes["image_key"].isin(large_keys - set(failed))]
+    untouched = boxes[~boxes["image_key"].isin(replaced)]
     log.info("tiled %d frames into %d tiles", len(rendered), sum(map(len, rendered.values())))
-    columns = list(dict.fromkeys([*images.columns, *TILE_ROW_COLUMNS]))
-    out = pd.DataFrame(rows, columns=columns).astype({"tile_x": "Int64", "tile_y": "Int64"})
     return out, pd.concat([untouched, tile_boxes], ignore_index=True), problems + failures
 
 
