@@ -51,6 +51,7 @@ image per group; both are logged as warnings because such a split can leak.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 import re
@@ -64,8 +65,9 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NONE
 
-from tasks.layout import SPLITS
+from tasks.layout import DATASET_INFO, SPLITS
 from tasks.neardup import connected_groups, near_duplicate_pairs, parse_hash
+from tasks.storage import Store, join
 from tasks.tables import STATUS_OK
 
 log = logging.getLogger(__name__)
@@ -441,6 +443,18 @@ def read_frozen_splits(dataset_info: Mapping[str, Any]) -> dict[str, str]:
     return frozen
 
 
+def load_frozen_splits(uri: str, store: Store) -> dict[str, str]:
+    """:func:`read_frozen_splits` of a dataset (its folder or its dataset_info.json URI)."""
+    info_uri = uri if uri.rstrip("/").endswith(DATASET_INFO) else join(uri, DATASET_INFO)
+    if not store.exists(info_uri):
+        raise ValueError(f"--freeze-from {uri}: no {DATASET_INFO} at {info_uri}")
+    try:
+        info = json.loads(store.read_text(info_uri))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{info_uri}: not valid JSON ({error})") from None
+    return read_frozen_splits(info)
+
+
 def leakage_audit(images: pd.DataFrame, *, near_dup_distance: int) -> pd.DataFrame:
     """Near-duplicate pairs (within ``near_dup_distance`` bits) whose images differ in split."""
     columns = ["key_a", "key_b", "split_a", "split_b", "group_a", "group_b", "distance"]
@@ -507,3 +521,6 @@ def balance_violations(
 
 
 split_task = task(name="assign-splits", cache_policy=NONE)(assign_splits)
+load_frozen_task = task(
+    name="load-frozen-splits", retries=2, retry_delay_seconds=[5, 30], cache_policy=NONE
+)(load_frozen_splits)

@@ -432,6 +432,53 @@ def tile_images(
     return out, pd.concat([untouched, tile_boxes], ignore_index=True), problems + failures
 
 
+def _box_side_px(images: pd.DataFrame, boxes: pd.DataFrame) -> pd.DataFrame:
+    """Per box of an ok image: its frame's long side and the box's sqrt(area), in frame px."""
+    frames = images[images["status"] == STATUS_OK].set_index("key")[["width", "height"]]
+    joined = boxes.merge(
+        frames, left_on="image_key", right_index=True, how="inner", suffixes=("", "_frame")
+    )
+    area_px = joined["width"] * joined["width_frame"] * joined["height"] * joined["height_frame"]
+    side_px = np.sqrt(area_px.astype(float))
+    return pd.DataFrame(
+        {"long_px": joined[["width_frame", "height_frame"]].max(axis=1), "side_px": side_px}
+    )
+
+
+def tile_recommendation(
+    images: pd.DataFrame,
+    boxes: pd.DataFrame,
+    *,
+    imgsz: int = 640,
+    min_object_px: float = 8.0,
+    max_small_share: float = 0.1,
+) -> dict[str, Any] | None:
+    """A ``--tile`` SIZE to suggest when many objects would be tiny at training size.
+
+    An object's size is ``sqrt(width x height)`` px. Training resizes a frame (or a tile)
+    so its long side is ``imgsz``, so an object shrinks by ``imgsz / long side``; tiling at
+    SIZE makes that long side ``min(SIZE, frame long side)``. Returns None when at most
+    ``max_small_share`` of the objects are under ``min_object_px`` untiled; else the
+    largest SIZE among ``imgsz x (4, 3, 2, 1.5, 1)`` that brings the share under it (or
+    ``imgsz`` if none does), with the shares before and after.
+    """
+    sides = _box_side_px(images, boxes)
+    if sides.empty:
+        return None
+
+    def small_share(tile_px: float) -> float:
+        scale = imgsz / np.minimum(tile_px, sides["long_px"])
+        return float((sides["side_px"] * scale < min_object_px).mean())
+
+    untiled = small_share(np.inf)
+    if untiled <= max_small_share:
+        return None
+    candidates = [int(imgsz * k) for k in (4, 3, 2, 1.5, 1)]
+    size = next((c for c in candidates if small_share(c) <= max_small_share), imgsz)
+    return {"size": size, "small_share": untiled, "small_share_tiled": small_share(size),
+            "imgsz": imgsz, "min_object_px": min_object_px}  # fmt: skip
+
+
 tile_task = task(name="tile-images", retries=2, retry_delay_seconds=[5, 30], cache_policy=NONE)(
     tile_images
 )

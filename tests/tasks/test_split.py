@@ -8,7 +8,9 @@ horizontally adjacent pair.
 
 from __future__ import annotations
 
+import json
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,12 +22,15 @@ from tasks.split import (
     assign_splits,
     balance_violations,
     leakage_audit,
+    load_frozen_splits,
+    load_frozen_task,
     parse_group_by,
     read_frozen_splits,
     split_fractions,
     split_summary,
     split_task,
 )
+from tasks.storage import Store
 
 CLASSES = ("car", "person", "truck")
 FRAME_WH = (160, 120)
@@ -303,3 +308,20 @@ def test_split_summary_lists_counts_side_by_side() -> None:
         "class:car": {"train": 1, "val": 1, "total": 2},
         "class:person": {"train": 1, "val": 0, "total": 1},
     }
+
+
+def test_load_frozen_splits_from_a_dataset_folder_or_its_json(tmp_path: Path) -> None:
+    info = {"images": [{"source_key": "a/1.jpg", "split": "val", "tile_of": None}]}
+    (tmp_path / "ds").mkdir()
+    (tmp_path / "ds" / "dataset_info.json").write_text(json.dumps(info))
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "dataset_info.json").write_text("{not json")
+
+    assert load_frozen_splits(str(tmp_path / "ds"), Store()) == {"a/1.jpg": "val"}
+    assert load_frozen_task.fn(str(tmp_path / "ds" / "dataset_info.json"), Store()) == {
+        "a/1.jpg": "val"
+    }
+    with pytest.raises(ValueError, match=r"no dataset_info\.json"):
+        load_frozen_splits(str(tmp_path / "missing"), Store())
+    with pytest.raises(ValueError, match="not valid JSON"):
+        load_frozen_splits(str(tmp_path / "broken"), Store())

@@ -13,7 +13,15 @@ from defusedxml import ElementTree
 from PIL import Image
 
 from tasks.storage import Store
-from tasks.tile import plan_tiles, tile_images, tile_key, tile_origins, tile_task, tile_windows
+from tasks.tile import (
+    plan_tiles,
+    tile_images,
+    tile_key,
+    tile_origins,
+    tile_recommendation,
+    tile_task,
+    tile_windows,
+)
 
 DEEPFOREST = "deepforest-neon-voc/deepforest/data/2019_YELL_2_528000_4978000_image_crop2"
 VISDRONE = "visdrone-det-val-pair"
@@ -415,3 +423,39 @@ def test_tiles_are_written_to_s3(s3: object, tmp_path: Path) -> None:
     body = s3.get_object(Bucket="bucket", Key="work/tiles/a/f__x260_y0.jpg")["Body"].read()
     assert hashlib.sha256(body).hexdigest() == out["sha256"].iloc[0]
     assert out_boxes["x_center"].iloc[0] == pytest.approx((750 - 260) / 640)
+
+
+# -- recommendation --------------------------------------------------------------------
+
+
+@pytest.mark.realdata
+def test_visdrone_gets_a_tile_recommendation_that_fixes_most_tiny_objects(
+    realdata: Path,
+) -> None:
+    images, boxes = _real_frames(realdata)
+    visdrone = images[images["key"].str.startswith("visdrone/")]
+
+    advice = tile_recommendation(visdrone, boxes, imgsz=640)
+
+    assert advice is not None and advice["size"] in (640, 960, 1280)
+    assert advice["small_share"] > 0.1 >= advice["small_share_tiled"] or advice["size"] == 640
+    assert advice["small_share_tiled"] < advice["small_share"]
+
+
+@pytest.mark.parametrize(
+    ("frame_wh", "box_px", "expected"),
+    [
+        ((640, 480), 10, None),  # no resize at 640: 10 px stays 10 px
+        ((4000, 3000), 25, 1920),  # 4 px untiled, 6.25 px at 2560 tiles, 8.3 px at 1920
+        ((4000, 3000), 200, None),  # 32 px untiled
+        ((4000, 3000), 10, 640),  # even 640 tiles leave it under 8 px: the best there is
+    ],
+)
+def test_tile_recommendation_picks_the_largest_size_that_is_enough(
+    frame_wh: tuple[int, int], box_px: int, expected: int | None
+) -> None:
+    width, height = frame_wh
+    images = pd.DataFrame([{"key": "f.jpg", "status": "ok", "width": width, "height": height}])
+    boxes = pd.DataFrame([_row("f.jpg", "car", (0, 0, box_px, box_px), (width, height))] * 3)
+    advice = tile_recommendation(images, boxes, imgsz=640)
+    assert (advice and advice["size"]) == expected
