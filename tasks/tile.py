@@ -50,6 +50,7 @@ TILE_ROW_COLUMNS = [
     "decodes", "sha256", "status", "reason", "split", "group", *TILE_COLUMNS,
 ]  # fmt: skip
 _JPEG_QUALITY = 95
+_ORIENTATION_TAG = 0x0112
 _EPS = 1e-9
 
 
@@ -250,13 +251,30 @@ def _encode(image: Image.Image, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
+def _open_upright(data: bytes) -> Image.Image:
+    """The decoded frame as displayed; no pixel copy when it is already upright."""
+    opened = Image.open(io.BytesIO(data))
+    if opened.getexif().get(_ORIENTATION_TAG, 1) in (0, 1):
+        opened.load()
+        return opened
+    with opened:
+        upright = ImageOps.exif_transpose(opened)
+    upright.format = opened.format
+    return upright
+
+
 def _render_frame(
     frame: dict[str, Any], tiles: list[Tile], store: Store, work_uri: str
 ) -> list[dict[str, Any]]:
     """Read and decode one frame, write its tiles; one row per tile written."""
-    with Image.open(io.BytesIO(store.read_bytes(frame["uri"]))) as opened:
-        fmt = "PNG" if opened.format == "PNG" else "JPEG"
-        upright = ImageOps.exif_transpose(opened)
+    with _open_upright(store.read_bytes(frame["uri"])) as upright:
+        return _write_tiles(upright, frame, tiles, store, work_uri)
+
+
+def _write_tiles(
+    upright: Image.Image, frame: dict[str, Any], tiles: list[Tile], store: Store, work_uri: str
+) -> list[dict[str, Any]]:
+    fmt = "PNG" if upright.format == "PNG" else "JPEG"
     if upright.size != (int(frame["width"]), int(frame["height"])):
         raise ValueError(
             f"decoded upright size {upright.size[0]}x{upright.size[1]} differs from the "
