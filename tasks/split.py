@@ -246,7 +246,8 @@ def _image_stats(ok: pd.DataFrame, boxes: pd.DataFrame) -> pd.DataFrame:
     """Per ok image (index key): 1 image, background 0/1, instances per class."""
     keys = ok["key"]
     mine = boxes[boxes["image_key"].isin(set(keys))]
-    counts = pd.crosstab(mine["image_key"], mine["class_name"]).reindex(keys, fill_value=0)
+    counts = mine.pivot_table(index="image_key", columns="class_name", aggfunc="size", fill_value=0)
+    counts = counts.reindex(keys, fill_value=0)
     counts.columns = [f"class:{name}" for name in counts.columns]
     stats = pd.DataFrame(index=pd.Index(keys, name="key"))
     stats[_IMAGES] = 1
@@ -461,13 +462,13 @@ def leakage_audit(images: pd.DataFrame, *, near_dup_distance: int) -> pd.DataFra
     placed = images[(images["status"] == STATUS_OK) & images["split"].notna()]
     placed = placed.sort_values("key", kind="stable")
     positions, hashes = _valid_hashes(placed)
+    keys, splits, groups = (placed[c].tolist() for c in ("key", "split", "group"))
     rows = []
     for i, j in near_duplicate_pairs(hashes, near_dup_distance):
-        a, b = placed.iloc[positions[i]], placed.iloc[positions[j]]
-        if a["split"] != b["split"]:
+        a, b = positions[i], positions[j]
+        if splits[a] != splits[b]:
             distance = (hashes[i] ^ hashes[j]).bit_count()
-            rows.append([a["key"], b["key"], a["split"], b["split"], a["group"], b["group"]])
-            rows[-1].append(distance)
+            rows.append([keys[a], keys[b], splits[a], splits[b], groups[a], groups[b], distance])
     return pd.DataFrame(rows, columns=columns)
 
 
