@@ -33,17 +33,18 @@ that (the group constraint wins). :func:`split_summary` reports the shares and
 :func:`balance_violations` lists any quantity outside it.
 
 **Deterministic and stable**: the same images (any row order), boxes, parameters and seed
-give the same groups and splits. Without ``frozen``, *adding* images is only guaranteed not
-to move existing images when it changes no group's size or class counts and adds no group;
-any new group can shift the balance and so the splits of groups assigned after it. The
-strong guarantee is ``frozen`` (``--freeze-from``): every image it names keeps its split,
-its whole group follows it, and only the remaining groups are assigned, balancing against
-the frozen counts. Should a frozen map put members of one group in different splits (a
-re-grouping merged them), each frozen image still keeps its split, new members follow the
-group's majority, and :func:`leakage_audit` lists the pairs this forces.
+give the same groups and splits; the seed only breaks ties between equally good choices.
+Without ``frozen`` there is no guarantee under *additions*: a new group, or a grown one,
+changes the counts the greedy sees for every group assigned after it, so those may move.
+The guarantee for a growing dataset is ``frozen`` (``--freeze-from``): every image it
+names keeps its split, its whole group follows it, and only the remaining groups are
+assigned, balancing against the frozen counts. Should a frozen map put members of one
+group in different splits (a re-grouping merged them), each frozen image still keeps its
+split, new members follow the group's majority, and :func:`leakage_audit` lists the pairs
+this forces.
 
 Never an empty split: with two or more groups, a split with a positive fraction that got
-no group takes the smallest unfrozen group from the fullest split. If everything is one
+no group takes the smallest unfrozen group of the split with the most. If everything is one
 group, the images are regrouped by near-duplicate clusters alone, and failing that one
 image per group; both are logged as warnings because such a split can leak.
 """

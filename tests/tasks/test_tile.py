@@ -243,6 +243,9 @@ def test_boxes_in_tiles_are_exact_and_clipping_follows_the_min_area_rule(
             assert ((where[i], tile.key) in dropped) == (share[i] < 0.3)
         assert len(found) == int((share >= 0.3).sum())
     assert checked_inside >= len(source)
+    mine = out_boxes[out_boxes["image_key"].isin(set(tiles["key"]))]
+    xyxy_n = _xyxy_px(mine, 1, 1)  # normalized corners: every tile box lies inside its tile
+    assert (xyxy_n >= -1e-9).all() and (xyxy_n <= 1 + 1e-9).all()
 
 
 @pytest.mark.realdata
