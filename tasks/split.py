@@ -523,6 +523,6 @@ def balance_violations(
 
 
 split_task = task(name="assign-splits", cache_policy=NONE)(assign_splits)
-load_frozen_task = task(
+frozen_splits_task = task(
     name="load-frozen-splits", retries=2, retry_delay_seconds=[5, 30], cache_policy=NONE
 )(load_frozen_splits)

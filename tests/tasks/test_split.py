@@ -21,9 +21,9 @@ from tasks.split import (
     SPLIT_TOLERANCE,
     assign_splits,
     balance_violations,
+    frozen_splits_task,
     leakage_audit,
     load_frozen_splits,
-    load_frozen_task,
     parse_group_by,
     read_frozen_splits,
     split_fractions,
@@ -318,7 +318,7 @@ def test_load_frozen_splits_from_a_dataset_folder_or_its_json(tmp_path: Path) ->
     (tmp_path / "broken" / "dataset_info.json").write_text("{not json")
 
     assert load_frozen_splits(str(tmp_path / "ds"), Store()) == {"a/1.jpg": "val"}
-    assert load_frozen_task.fn(str(tmp_path / "ds" / "dataset_info.json"), Store()) == {
+    assert frozen_splits_task.fn(str(tmp_path / "ds" / "dataset_info.json"), Store()) == {
         "a/1.jpg": "val"
     }
     with pytest.raises(ValueError, match=r"no dataset_info\.json"):
