@@ -29,6 +29,7 @@ from tasks.layout import (
     format_label_line,
 )
 from tasks.orientation import upright_image
+from tasks.publish_lock import publish_lock
 from tasks.storage import Store, join
 from tasks.tables import STATUS_OK
 
@@ -151,6 +152,32 @@ def _remove_stale(dataset_uri: str, keep: set[str], store: Store) -> int:
     return len(stale)
 
 
+def _write_files(
+    plan: list[PlannedImage],
+    names: list[str],
+    dataset_uri: str,
+    store: Store,
+    *,
+    extra_files: dict[str, bytes],
+    progress: Callable[[int, int], None] | None,
+) -> list[PublishedFile]:
+    """Images (in parallel), labels, data.yaml and extra files; sorted by path."""
+    files: list[PublishedFile] = []
+    with ThreadPoolExecutor(_COPY_WORKERS) as pool:
+        futures = [pool.submit(_publish_image, item, dataset_uri, store) for item in plan]
+        for done, future in enumerate(futures, start=1):
+            files.append(future.result())
+            if progress is not None:
+                progress(done, len(futures))
+    files += [_write_text(dataset_uri, item.label_path, item.label_text, store) for item in plan]
+    splits = sorted({item.split for item in plan}, key=["train", "val", "test"].index)
+    files.append(_write_text(dataset_uri, DATA_YAML, data_yaml_text(names, splits), store))
+    for path, data in sorted(extra_files.items()):
+        store.write_bytes(join(dataset_uri, path), data)
+        files.append(PublishedFile(path, len(data), _sha256(data)))
+    return sorted(files, key=lambda f: f.path)
+
+
 def publish_dataset(
     plan: list[PlannedImage],
     names: list[str],
@@ -165,38 +192,29 @@ def publish_dataset(
     """Write the dataset under ``dataset_uri``; ``dataset_info.json`` last. Returns the info.
 
     ``extra_files`` (e.g. ``report.html``) are written beside ``data.yaml``. Fails with
-    :class:`DatasetExistsError` if a complete dataset is there and not ``overwrite``.
+    :class:`DatasetExistsError` if a complete dataset is there and not ``overwrite``, and
+    with ``DatasetLockedError`` while another run publishes the same name.
     """
     info_uri = join(dataset_uri, DATASET_INFO)
-    if store.exists(info_uri):
-        if not overwrite:
-            raise DatasetExistsError(
-                f"{dataset_uri} is already a complete dataset; pass --overwrite to replace it"
-            )
-        store.delete(info_uri)  # from here on the dataset is incomplete until rewritten
-    files: list[PublishedFile] = []
-    with ThreadPoolExecutor(_COPY_WORKERS) as pool:
-        futures = [pool.submit(_publish_image, item, dataset_uri, store) for item in plan]
-        for done, future in enumerate(futures, start=1):
-            files.append(future.result())
-            if progress is not None:
-                progress(done, len(futures))
-    files += [_write_text(dataset_uri, item.label_path, item.label_text, store) for item in plan]
-    splits = sorted({item.split for item in plan}, key=["train", "val", "test"].index)
-    files.append(_write_text(dataset_uri, DATA_YAML, data_yaml_text(names, splits), store))
-    for path, data in sorted((extra_files or {}).items()):
-        store.write_bytes(join(dataset_uri, path), data)
-        files.append(PublishedFile(path, len(data), _sha256(data)))
-    files.sort(key=lambda f: f.path)
-    removed = _remove_stale(dataset_uri, {f.path for f in files}, store)
-    if removed:
-        log.info("removed %d objects a previous attempt left under %s", removed, dataset_uri)
-    full_info = {
-        **info,
-        "files": [{"path": f.path, "bytes": f.bytes, "sha256": f.sha256} for f in files],
-        "files_digest": files_digest(files),
-    }
-    store.write_text(info_uri, dataset_info_text(full_info), content_type="application/json")
+    with publish_lock(dataset_uri, store):
+        if store.exists(info_uri):
+            if not overwrite:
+                raise DatasetExistsError(
+                    f"{dataset_uri} is already a complete dataset; pass --overwrite to replace it"
+                )
+            store.delete(info_uri)  # from here on the dataset is incomplete until rewritten
+        files = _write_files(
+            plan, names, dataset_uri, store, extra_files=extra_files or {}, progress=progress
+        )
+        removed = _remove_stale(dataset_uri, {f.path for f in files}, store)
+        if removed:
+            log.info("removed %d objects a previous attempt left under %s", removed, dataset_uri)
+        full_info = {
+            **info,
+            "files": [{"path": f.path, "bytes": f.bytes, "sha256": f.sha256} for f in files],
+            "files_digest": files_digest(files),
+        }
+        store.write_text(info_uri, dataset_info_text(full_info), content_type="application/json")
     return full_info
 
 

@@ -157,13 +157,21 @@ def test_s3_publish_is_server_side_atomic_and_resumable(s3: object, tmp_path: Pa
         publish_dataset(plan, ["car"], dataset_uri=dataset, store=failing, info={})
     assert not Store().use_client(s3).exists(f"{dataset}/{DATASET_INFO}")
 
-    calls: list[str] = []
-    s3.meta.events.register("before-call.s3.*", lambda model, **_: calls.append(model.name))
+    writes: list[str] = []
+    reads: list[str] = []
+    for op in ("PutObject", "CopyObject"):
+        s3.meta.events.register(
+            f"provide-client-params.s3.{op}", lambda params, **_: writes.append(params["Key"])
+        )
+    s3.meta.events.register(
+        "provide-client-params.s3.GetObject", lambda params, **_: reads.append(params["Key"])
+    )
     info = publish_dataset(
         plan, ["car"], dataset_uri=dataset, store=Store().use_client(s3), info={}
     )
-    assert "GetObject" not in calls  # images were copied server-side
-    assert calls[-1] == "PutObject"  # dataset_info.json is the last write
+    assert not [key for key in reads if key.endswith(".jpg")]  # images copied server-side
+    assert writes[0] == "datasets/ds.publish-lock"
+    assert writes[-1] == "datasets/ds/dataset_info.json"  # written last
     listed = sorted(
         o["Key"] for o in s3.list_objects_v2(Bucket="bucket", Prefix="datasets/")["Contents"]
     )
