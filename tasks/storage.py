@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 S3_SCHEME = "s3://"
 _MAX_RETRY_ATTEMPTS = 10
+_BODY_READ_ATTEMPTS = 5
 
 
 class UnsafeKeyError(ValueError):
@@ -221,21 +222,42 @@ class Store:
 
         bucket, key = split_s3(uri)
         try:
-            return self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            return self._get_body(Bucket=bucket, Key=key)
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 raise FileNotFoundError(uri) from None
             raise
+
+    def _get_body(self, **request: str) -> bytes:
+        """GET and read the body; a body that stops early is fetched again.
+
+        botocore retries failed requests, but not a response body that breaks off
+        mid-read (a reset connection, a short read): that is retried here.
+        """
+        from botocore.exceptions import (
+            IncompleteReadError,
+            ReadTimeoutError,
+            ResponseStreamingError,
+        )
+
+        for _ in range(_BODY_READ_ATTEMPTS - 1):
+            try:
+                return self.s3.get_object(**request)["Body"].read()
+            except (IncompleteReadError, ResponseStreamingError, ReadTimeoutError) as error:
+                log.warning(
+                    "s3://%s/%s: body read broke off (%s); reading it again",
+                    request["Bucket"], request["Key"], error,
+                )  # fmt: skip
+        return self.s3.get_object(**request)["Body"].read()
 
     def read_range(self, uri: str, start: int, length: int) -> bytes:
         """Bytes ``[start, start + length)``; shorter at the end of the object."""
         uri = normalize_uri(uri)
         if is_s3(uri):
             bucket, key = split_s3(uri)
-            response = self.s3.get_object(
+            return self._get_body(
                 Bucket=bucket, Key=key, Range=f"bytes={start}-{start + length - 1}"
             )
-            return response["Body"].read()
         with Path(uri).open("rb") as handle:
             handle.seek(start)
             return handle.read(length)
