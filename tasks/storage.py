@@ -341,14 +341,7 @@ class Store:
         """Copy one object. S3 to S3 is server-side: no bytes pass through this process."""
         src_uri, dst_uri = normalize_uri(src_uri), normalize_uri(dst_uri)
         if is_s3(src_uri) and is_s3(dst_uri):
-            src_bucket, src_key = split_s3(src_uri)
-            dst_bucket, dst_key = split_s3(dst_uri)
-            self.s3.copy(
-                {"Bucket": src_bucket, "Key": src_key},
-                dst_bucket,
-                dst_key,
-                ExtraArgs=self._write_args() or None,
-            )
+            self._copy_s3(src_uri, dst_uri)
         elif not is_s3(src_uri) and not is_s3(dst_uri):
             Path(dst_uri).parent.mkdir(parents=True, exist_ok=True)
             tmp = f"{dst_uri}.{os.getpid()}.tmp"
@@ -356,6 +349,22 @@ class Store:
             Path(tmp).replace(dst_uri)
         else:
             self.write_bytes(dst_uri, self.read_bytes(src_uri))
+
+    def _copy_s3(self, src_uri: str, dst_uri: str) -> None:
+        """One CopyObject; objects over CopyObject's 5 GB limit go through a multipart copy."""
+        from botocore.exceptions import ClientError
+
+        src_bucket, src_key = split_s3(src_uri)
+        dst_bucket, dst_key = split_s3(dst_uri)
+        source = {"Bucket": src_bucket, "Key": src_key}
+        try:
+            self.s3.copy_object(
+                CopySource=source, Bucket=dst_bucket, Key=dst_key, **self._write_args()
+            )
+        except ClientError as error:
+            if "maximum allowable size" not in error.response.get("Error", {}).get("Message", ""):
+                raise
+            self.s3.copy(source, dst_bucket, dst_key, ExtraArgs=self._write_args() or None)
 
     def delete(self, uri: str) -> None:
         uri = normalize_uri(uri)
