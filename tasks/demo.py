@@ -53,7 +53,7 @@ BURST_FRAMES = 4
 FRAME_SIZES_PX = ((1280, 720), (1280, 720), (1024, 768), (1280, 720), (1280, 800))
 MIN_IMAGES = 24
 JPEG_QUALITY = 85
-SHIFT_PX = 40  # drone travel between frames of a burst
+SHIFT_PX = 14  # drone drift between frames of a burst: a near-duplicate view
 MARGIN_PX = 28  # scene rows above and below the frames (vertical jitter)
 FLIGHT_KINDS = ("road", "village", "river")
 START_TIME = datetime(2026, 6, 14, 9, 30, 0)
@@ -666,8 +666,10 @@ def _windows(
     corners = []
     for index in range(n_frames):
         burst, step = divmod(index, BURST_FRAMES)
-        x0 = MARGIN_PX + burst * frame_w + step * SHIFT_PX + int(rng.integers(-6, 7))
-        corners.append((x0, MARGIN_PX + int(rng.integers(-MARGIN_PX + 2, MARGIN_PX - 1))))
+        if step == 0:
+            row = MARGIN_PX + int(rng.integers(-MARGIN_PX + 4, MARGIN_PX - 3))
+        x0 = MARGIN_PX + burst * frame_w + step * SHIFT_PX + int(rng.integers(-3, 4))
+        corners.append((x0, row + int(rng.integers(-3, 4))))
     return corners
 
 
