@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
+from prefect import task
+from prefect.cache_policies import NONE
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +112,16 @@ class DemoData:
     def keys(self, kind: str) -> list[str]:
         """Keys of the defects of one kind, sorted."""
         return sorted(d.key for d in self.defects if d.kind == kind)
+
+    @property
+    def undecodable_keys(self) -> list[str]:
+        """Image files that must be quarantined: they do not decode."""
+        return sorted(self.keys("truncated-jpeg") + self.keys("not-an-image"))
+
+    @property
+    def unlabeled_keys(self) -> list[str]:
+        """Decodable images that no well-formed manifest line labels."""
+        return sorted(self.keys("unlabeled") + self.keys("malformed-manifest-line"))
 
 
 @dataclass(frozen=True)
@@ -507,7 +519,7 @@ def _add_buildings(
     rng: np.random.Generator, layout: _Layout, line: np.ndarray, sun: np.ndarray, kind: str
 ) -> None:
     width = layout.material.shape[1]
-    step = {"village": (260, 420), "road": (900, 1900), "river": (1100, 2200)}[kind]
+    step = {"village": (260, 420), "road": (900, 1900), "river": (700, 1400)}[kind]
     x = rng.uniform(100, 400)
     while x < width - 100:
         side = rng.choice([-1, 1])
@@ -642,7 +654,7 @@ def _render(
         _add_boats(rng, layout, line)
     else:
         _add_traffic(rng, layout, line)
-    _add_people(rng, layout, groups=width // (300 if kind == "village" else 700))
+    _add_people(rng, layout, groups=width // {"village": 300, "road": 700, "river": 400}[kind])
     image = ImageChops.multiply(_colour(rng, layout.material), _shading(layout, sun, rng))
     leaves = 0.8 + 0.4 * _smooth_noise(rng, (128, 128), (3, 7))
     for tree in layout.trees:
@@ -1007,3 +1019,7 @@ def ensure_demo_data(root: Path, *, n_images: int = 320, seed: int = 0) -> DemoD
         if demo.parameters == wanted:
             return demo
     return make_demo_data(root, n_images=n_images, seed=seed)
+
+
+# writes local files only; nothing to retry, and the demo.json record is the cache
+ensure_demo_task = task(name="ensure-demo-data", cache_policy=NONE)(ensure_demo_data)

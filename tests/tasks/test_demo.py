@@ -294,3 +294,23 @@ def test_metadata_has_the_fields_of_a_real_ground_truth_manifest(
     assert set(ours[LABEL_ATTRIBUTE]) == set(real_label)
     assert set(ours[LABEL_ATTRIBUTE]["annotations"][0]) == set(real_label["annotations"][0])
     assert set(ours[LABEL_ATTRIBUTE]["image_size"][0]) == set(real_label["image_size"][0])
+
+
+def test_undecodable_and_unlabeled_keys(demo: DemoData) -> None:
+    assert demo.undecodable_keys == sorted(demo.keys("truncated-jpeg") + demo.keys("not-an-image"))
+    records = _records(demo)
+    assert demo.unlabeled_keys and all(k not in records for k in demo.unlabeled_keys)
+
+
+def test_ensure_replaces_a_demo_made_with_other_parameters(tmp_path: Path) -> None:
+    first = ensure_demo_data(tmp_path, n_images=MIN_IMAGES + 4, seed=1)
+    second = ensure_demo_data(tmp_path, n_images=MIN_IMAGES, seed=1)
+    assert (first.n_frames, second.n_frames) == (MIN_IMAGES + 4, MIN_IMAGES)
+    assert len(_files(second)) == second.n_images  # nothing left over from the first
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_task_wrapper_is_the_plain_function() -> None:
+    from tasks.demo import ensure_demo_task
+
+    assert ensure_demo_task.fn is ensure_demo_data
