@@ -226,6 +226,13 @@ def _materials(
     return material
 
 
+def _noise_image(rng: np.random.Generator, height: int, width: int, cell_px: int) -> Image.Image:
+    """Value noise as an 8-bit image: a random grid, one value per cell, upsampled (bilinear)."""
+    grid = rng.integers(0, 256, size=(height // cell_px + 3, width // cell_px + 3), dtype=np.uint8)
+    box = (1.0, 1.0, 1 + width / cell_px, 1 + height / cell_px)
+    return Image.fromarray(grid, "L").resize((width, height), Image.Resampling.BILINEAR, box=box)
+
+
 def _palette(colours: np.ndarray) -> bytes:
     lut = np.zeros((256, 3), np.uint8)
     lut[: len(colours)] = colours
@@ -248,12 +255,10 @@ def _colour(rng: np.random.Generator, material: np.ndarray) -> Image.Image:
         (_PAVED, (96, 96, 98), (122, 122, 124)),
     ):
         lut_a[mat], lut_b[mat] = a, b
-    blend = _smooth_noise(rng, (height, width), (160, 24))
-    blend -= 0.5
-    blend *= 2.2 * 255
-    blend += rng.integers(-45, 46, size=(height, width), dtype=np.int16)
-    blend += 127.5
-    mask = Image.fromarray(np.clip(blend, 0, 255).astype(np.uint8), "L")
+    coarse, fine = (_noise_image(rng, height, width, cell) for cell in (160, 24))
+    contrast = [min(255, max(0, round((i - 127.5) * 2.2 + 127.5))) for i in range(256)]
+    grain = Image.fromarray(rng.integers(0, 91, size=(height, width), dtype=np.uint8), "L")
+    mask = ImageChops.add(Image.blend(coarse, fine, 1 / 3).point(contrast), grain, offset=-45)
     layers = []
     for lut in (lut_a, lut_b):
         layer = Image.fromarray(material, "P")
@@ -262,8 +267,8 @@ def _colour(rng: np.random.Generator, material: np.ndarray) -> Image.Image:
     return Image.composite(layers[1], layers[0], mask)
 
 
-def _furrows(material: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Crop rows as a brightness factor: stripes of their own angle and pitch per parcel.
+def _furrows(material: np.ndarray, rng: np.random.Generator) -> Image.Image:
+    """Crop rows as a brightness factor (255 = 1): stripes of their own angle and pitch per parcel.
 
     Computed at half resolution and scaled up (bilinear): the rows are 9-16 px apart.
     """
@@ -279,13 +284,12 @@ def _furrows(material: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     phase += rows * (np.sin(angle) / pitch)[ids]
     stripes = np.sin(2 * np.pi * phase)
     stripes += 1
-    stripes *= -0.5 * depth[coarse]
-    stripes += 1
+    stripes *= -0.5 * 255 * depth[coarse]
+    stripes += 255
     height, width = material.shape
-    up = Image.fromarray(stripes, "F").resize(
+    return Image.fromarray(stripes.astype(np.uint8), "L").resize(
         (width, height), Image.Resampling.BILINEAR, box=(0, 0, width / 2, height / 2)
     )
-    return np.asarray(up)
 
 
 # -- shapes: polygons in scene pixels ----------------------------------------------------
@@ -585,8 +589,8 @@ def _add_boats(rng: np.random.Generator, layout: _Layout, line: np.ndarray) -> N
 # -- rendering ---------------------------------------------------------------------------
 
 
-def _cast_shadows(layout: _Layout, sun: np.ndarray) -> np.ndarray:
-    """Shadow strength in [0, 0.5]: footprints swept along the sun's direction, soft-edged.
+def _cast_shadows(layout: _Layout, sun: np.ndarray) -> Image.Image:
+    """Brightness factor (255 = 1, 128 in full shadow): footprints swept along the sun.
 
     Drawn at half resolution and scaled up: shadows are soft anyway, and it is 4x cheaper.
     """
@@ -601,10 +605,10 @@ def _cast_shadows(layout: _Layout, sun: np.ndarray) -> np.ndarray:
     for x, y, r in layout.trees:
         cx, cy = (x + sun[0] * r * 0.9) / 2, (y + sun[1] * r * 0.9) / 2
         draw.ellipse((cx - r / 2, cy - r * 0.45, cx + r / 2, cy + r * 0.45), fill=255)
-    mask = mask.filter(ImageFilter.BoxBlur(1.5)).resize(
+    mask = mask.filter(ImageFilter.BoxBlur(1.5)).point([255 - i // 2 for i in range(256)])
+    return mask.resize(
         (width, height), Image.Resampling.BILINEAR, box=(0, 0, width / 2, height / 2)
     )
-    return np.asarray(mask, dtype=np.float32) * (0.5 / 255)
 
 
 def _paint_tree(
@@ -632,9 +636,7 @@ def _paint_tree(
 
 def _shading(layout: _Layout, sun: np.ndarray, rng: np.random.Generator) -> Image.Image:
     """Brightness factor of the ground (crop rows, shadows) as an RGB image to multiply by."""
-    factor = _furrows(layout.material, rng) * (1 - _cast_shadows(layout, sun))
-    factor *= 255
-    shade = Image.fromarray(factor.astype(np.uint8), "L")
+    shade = ImageChops.multiply(_furrows(layout.material, rng), _cast_shadows(layout, sun))
     return Image.merge("RGB", (shade, shade, shade))
 
 
