@@ -50,7 +50,7 @@ RAW_DIR, LABELS_DIR, MANIFEST_NAME, RECORD_NAME = (
     "output.manifest",
     "demo.json",
 )
-FRAMES_PER_FLIGHT = 24
+FRAMES_PER_FLIGHT = 10  # short flights: a split by folder can still hit 20 % val closely
 BURST_FRAMES = 4
 FRAME_SIZES_PX = ((1280, 720), (1280, 720), (1024, 768), (1280, 720), (1280, 800))
 MIN_IMAGES = 24
@@ -948,8 +948,8 @@ def _render_frames(n_images: int, seed: int) -> list[_Frame]:
     n_flights = max(1, round(n_images / FRAMES_PER_FLIGHT))
     counts = [len(c) for c in np.array_split(np.arange(n_images), n_flights)]
     seeds = np.random.SeedSequence(seed).spawn(n_flights)
-    # bursts with no objects, for background images: the 2nd burst of every 3rd flight
-    empty = [{1} if i % 3 == 1 or n_flights == 1 else set() for i in range(n_flights)]
+    # bursts with no objects, for background images: the 2nd burst of every 9th flight
+    empty = [{1} if i % 9 == 1 or n_flights == 1 else set() for i in range(n_flights)]
     with ThreadPoolExecutor(max_workers=min(n_flights, os.cpu_count() or 1)) as pool:
         flights = pool.map(_flight, seeds, range(1, n_flights + 1), counts, empty)
         return [frame for flight in flights for frame in flight]
