@@ -744,8 +744,6 @@ def _flight(seed: np.random.SeedSequence, number: int, n_frames: int, empty: set
     for index, corner in enumerate(_windows(rng, n_frames, size_px)):
         x0, y0 = corner
         image = scene.crop((x0, y0, x0 + frame_w, y0 + frame_h))
-        gain = rng.uniform(0.95, 1.05)
-        image = image.point([min(255, round(i * gain)) for i in range(256)] * 3)
         burst, step = divmod(index, BURST_FRAMES)
         taken_at = start + timedelta(seconds=9 * burst + 2 * step)
         key = f"flight_{number:02d}/frame_{index + 1:04d}.jpg"
@@ -1023,5 +1021,11 @@ def ensure_demo_data(root: Path, *, n_images: int = 320, seed: int = 0) -> DemoD
     return make_demo_data(root, n_images=n_images, seed=seed)
 
 
-# writes local files only; nothing to retry, and the demo.json record is the cache
-ensure_demo_task = task(name="ensure-demo-data", cache_policy=NONE)(ensure_demo_data)
+def demo_inputs(root: str | Path, *, n_images: int = 320, seed: int = 0) -> tuple[str, list[str]]:
+    """``(source_uri, [annotations_uri])`` of the demo under ``root``, made if absent."""
+    demo = ensure_demo_data(Path(root), n_images=n_images, seed=seed)
+    return demo.source_uri, [demo.annotations_uri]
+
+
+# writes local files only: nothing to retry; demo.json is the cache
+demo_task = task(name="demo-data", cache_policy=NONE)(demo_inputs)

@@ -20,6 +20,7 @@ from tasks.demo import (
     LABEL_ATTRIBUTE,
     MIN_IMAGES,
     DemoData,
+    demo_inputs,
     ensure_demo_data,
     load_demo_data,
     make_demo_data,
@@ -316,7 +317,12 @@ def test_ensure_replaces_a_demo_made_with_other_parameters(tmp_path: Path) -> No
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
-def test_task_wrapper_is_the_plain_function() -> None:
-    from tasks.demo import ensure_demo_task
+def test_demo_inputs_are_what_the_flow_reads(demo: DemoData) -> None:
+    from tasks.demo import demo_task
 
-    assert ensure_demo_task.fn is ensure_demo_data
+    assert demo_task.fn is demo_inputs
+    root, manifest = Path(demo.source_uri).parent, Path(demo.annotations_uri)
+    before = manifest.stat().st_mtime_ns
+    inputs = demo_inputs(str(root), n_images=N_IMAGES, seed=SEED)
+    assert inputs == (demo.source_uri, [demo.annotations_uri])
+    assert manifest.stat().st_mtime_ns == before  # reused, not made again
