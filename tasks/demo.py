@@ -996,7 +996,8 @@ def _write(root: Path, files: dict[str, bytes], lines: list[str], demo: DemoData
             shutil.rmtree(root / name)
         (staging / name).rename(root / name)
     staging.rmdir()
-    record = json.dumps(asdict(demo), indent=2, sort_keys=True)
+    relative = {"source_uri": RAW_DIR, "annotations_uri": f"{LABELS_DIR}/{MANIFEST_NAME}"}
+    record = json.dumps(asdict(demo) | relative, indent=2, sort_keys=True)  # movable folder
     (root / RECORD_NAME).write_text(record + "\n", encoding="utf-8")
 
 

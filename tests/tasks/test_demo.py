@@ -89,6 +89,8 @@ def test_same_seed_gives_identical_bytes(demo: DemoData, tmp_path: Path) -> None
     assert _files(again) == _files(demo)
     assert Path(again.annotations_uri).read_bytes() == Path(demo.annotations_uri).read_bytes()
     assert again.defects == demo.defects
+    record = Path(demo.source_uri).parent / "demo.json"
+    assert (tmp_path / "demo.json").read_bytes() == record.read_bytes()  # no absolute paths
 
 
 def test_counts(demo: DemoData) -> None:
