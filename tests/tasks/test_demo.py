@@ -328,3 +328,22 @@ def test_demo_inputs_are_what_the_flow_reads(demo: DemoData) -> None:
     inputs = demo_inputs(str(root), n_images=N_IMAGES, seed=SEED)
     assert inputs == (demo.source_uri, [demo.annotations_uri])
     assert manifest.stat().st_mtime_ns == before  # reused, not made again
+
+
+def test_orientation_6_frame_is_upright_once_transposed(demo: DemoData) -> None:
+    """Turned as EXIF says, the frame looks like its burst neighbour; turned the other way, not."""
+    key = _defect(demo, "exif-orientation-6")
+    flight, name = key.split("/")
+    number = int(name.removeprefix("frame_").removesuffix(".jpg"))
+    thumbs = _thumbs(demo, flight)
+    same_burst = [
+        n for n in (number + 1, number - 1) if n in thumbs and (n - 1) // 4 == (number - 1) // 4
+    ]
+    neighbour = same_burst[0]
+    with Image.open(Path(demo.source_uri) / key) as image:
+        upright = ImageOps.exif_transpose(image).convert("L").resize((32, 18))
+        wrong_way = image.convert("L").transpose(Image.Transpose.ROTATE_90).resize((32, 18))
+    near = np.abs(np.asarray(upright, np.float32) - thumbs[neighbour]).mean()
+    wrong = np.abs(np.asarray(wrong_way, np.float32) - thumbs[neighbour]).mean()
+    print(f"\nupright {near:.1f}, turned the other way {wrong:.1f}")
+    assert near < 6 < wrong, (near, wrong)
