@@ -209,20 +209,22 @@ def _materials(
 ) -> np.ndarray:
     """Material map: field parcels, and a road with markings or a river with banks."""
     material = _parcel_ids(rng, height, width, line)
-    rows = np.arange(height, dtype=np.float32)[:, None]
+    half = rng.uniform(110, 160) if kind == "river" else rng.uniform(62, 74)
+    # only the rows the road or river can reach
+    top = max(int(line.min() - half - 20), 0)
+    bottom = min(int(line.max() + half + 20), height)
+    band = material[top:bottom]
+    rows = np.arange(top, bottom, dtype=np.float32)[:, None]
     distance = np.abs(rows - line[None, :])
     if kind == "river":
-        half = rng.uniform(110, 160)
-        material[distance < half + 16] = _BANK
-        material[distance < half] = _WATER
+        band[distance < half + 16] = _BANK
+        band[distance < half] = _WATER
         return material
-    half = rng.uniform(62, 74)
-    cols = np.arange(width)[None, :]
-    material[(distance < half + 12) & (distance >= half)] = _SHOULDER
-    material[distance < half] = _ROAD
+    band[distance < half + 12] = _SHOULDER
+    band[distance < half] = _ROAD
     edge = np.abs(distance - (half - 7)) < 2.2
-    dashes = (distance < 2.2) & ((cols // 60) % 2 == 0)
-    material[edge | dashes] = _MARK
+    dashes = (distance < 2.2) & ((np.arange(width)[None, :] // 60) % 2 == 0)
+    band[edge | dashes] = _MARK
     return material
 
 
