@@ -6,11 +6,15 @@
     <root>/labels/output.manifest                  SageMaker Ground Truth output manifest
     <root>/demo.json                               what was made (written last)
 
-Each flight is one long strip of synthetic ground (fields, roads, a river, tree canopies,
-roofs) seen from above; the drone takes bursts of a few frames, each shifted a little,
-so consecutive frames are realistic near-duplicates. Objects (``car``, ``truck``,
-``person``, ``building``, ``boat``) are drawn top-down with shadows, and their boxes are
-the axis-aligned boxes enclosing the drawn shape, clipped to the frame.
+Each flight (10 frames; 1280x720, 1024x768 or 1280x800 px, about 5 cm per pixel) is one
+long strip of synthetic ground seen from above: crop fields, meadows and bare soil, an
+asphalt road with lane markings and parking lots, or a river with banks; tree canopies
+with shadows. The drone takes bursts of 4 frames drifting 14 px apart, so frames of a
+burst are near-duplicates (pHash within about 4 bits); bursts do not overlap. Objects
+(``car``, ``truck``, ``person``, ``building``, ``boat``) are drawn top-down with shadows
+cast along one sun direction per flight; a box is the axis-aligned box enclosing the drawn
+shape (not its shadow), clipped to the frame, and kept when at least 30 % of it is inside.
+Every frame is rendered with numpy and Pillow only, one flight per thread.
 
 The manifest's ``source-ref`` URIs name another bucket (:data:`GT_SOURCE_ROOT`), as a
 labelling job run elsewhere would: the pipeline matches them by the key below the root.
