@@ -59,7 +59,8 @@ def _images(b: SetBuilder, doc: dict[str, Any]) -> dict[object, tuple[str, float
             b.problem(
                 place,
                 "coco-bad-image-size",
-                f"{img['file_name']}: width and height must be positive numbers, got {img.get('width')!r} x {img.get('height')!r}",
+                f"{img['file_name']}: width and height must be positive numbers, "
+                f"got {img.get('width')!r} x {img.get('height')!r}",
             )
             continue
         if img["id"] in images:

@@ -104,6 +104,7 @@ def _rejected(line: dict[str, Any], rejecting: frozenset[str] | None) -> str | N
 
 def _add_objects(
     b: SetBuilder,
+    *,
     line_no: int,
     ref: str,
     value: dict[str, Any],
@@ -151,6 +152,7 @@ def _add_objects(
 
 def _read_line(
     b: SetBuilder,
+    *,
     line_no: int,
     line: dict[str, Any],
     label_attribute: str | None,
@@ -205,7 +207,15 @@ def _read_line(
         )
         return
     b.cover(ref, line_no, *size)
-    _add_objects(b, line_no, ref, value, meta, size, min_confidence)
+    _add_objects(
+        b,
+        line_no=line_no,
+        ref=ref,
+        value=value,
+        meta=meta,
+        size=size,
+        min_confidence=min_confidence,
+    )
 
 
 def read_groundtruth(
@@ -234,6 +244,13 @@ def read_groundtruth(
                 line_no, "gt-bad-json", f"line must be a JSON object, got {type(line).__name__}"
             )
             continue
-        _read_line(b, line_no, line, label_attribute, min_confidence, rejecting)
+        _read_line(
+            b,
+            line_no=line_no,
+            line=line,
+            label_attribute=label_attribute,
+            min_confidence=min_confidence,
+            rejecting=rejecting,
+        )
     log.info("%s: %d boxes on %d images", uri, len(b.rows), len(b.covered_rows))
     return b.build()

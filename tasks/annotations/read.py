@@ -94,7 +94,8 @@ def _yolo_names(uri: str, store: Store, files: list[_File]) -> list[str]:
             if store.exists(candidate):
                 return parse_names(name, store.read_text(candidate))
     raise ValueError(
-        f"{uri}: YOLO labels need class names: pass names=[...] or put a data.yaml, classes.txt or *.names beside them"
+        f"{uri}: YOLO labels need class names: pass names=[...] or put a data.yaml, "
+        "classes.txt or *.names beside them"
     )
 
 

@@ -138,7 +138,8 @@ def _match_refs(
                     Problem(
                         where,
                         "image-matched-by-file-stem",
-                        f"{ref!r} matches no image; matched by the annotation file's own name to {key!r}",
+                        f"{ref!r} matches no image; matched by the annotation file's own "
+                        f"name to {key!r}",
                         image_key=key,
                     )
                 )
@@ -148,7 +149,8 @@ def _match_refs(
                 Problem(
                     where,
                     "annotation-image-ambiguous",
-                    f"{ref!r} matches {len(candidates)} images ({shown}); its {n} boxes are not published",
+                    f"{ref!r} matches {len(candidates)} images ({shown}); "
+                    f"its {n} boxes are not published",
                 )
             )
         elif key is None:
@@ -156,7 +158,8 @@ def _match_refs(
                 Problem(
                     where,
                     "annotation-image-missing",
-                    f"{ref!r} matches no image under {source_root}; its {n} boxes are not published",
+                    f"{ref!r} matches no image under {source_root}; "
+                    f"its {n} boxes are not published",
                 )
             )
         rows.append({"source_uri": source_uri, "image_ref": ref, "image_key": key})
@@ -211,7 +214,8 @@ def _frame_problems(covered: pd.DataFrame) -> list[Problem]:
                 Problem(
                     row.source_line,
                     "exif-stored-frame",
-                    f"states the stored size {size} of an image displayed as {shown} (EXIF orientation {row.orientation}); its boxes are rotated with the pixels",
+                    f"states the stored size {size} of an image displayed as {shown} "
+                    f"(EXIF orientation {row.orientation}); its boxes are rotated with the pixels",
                     image_key=row.image_key,
                 )
             )
@@ -220,7 +224,8 @@ def _frame_problems(covered: pd.DataFrame) -> list[Problem]:
                 Problem(
                     row.source_line,
                     "ref-size-mismatch",
-                    f"states image size {size}, the image is {shown}; its boxes are not published and the image is left unlabeled",
+                    f"states image size {size}, the image is {shown}; its boxes are not "
+                    "published and the image is left unlabeled",
                     image_key=row.image_key,
                 )
             )
