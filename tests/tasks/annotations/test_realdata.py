@@ -96,7 +96,7 @@ def test_cats_voc_and_yolo_give_identical_labels(realdata, images_table, to_labe
 
 def test_deepforest_voc_round_trip(realdata, images_table, to_label_texts, to_pixels):
     data = realdata / "deepforest-neon-voc" / "deepforest" / "data"
-    images, boxes, covered, problems, names, texts = _published(
+    images, boxes, _covered, problems, names, texts = _published(
         data, data, images_table, to_label_texts
     )
     expected = _voc_expected(data, lambda xml: xml.stem + ".png")
@@ -110,7 +110,7 @@ def test_deepforest_voc_round_trip(realdata, images_table, to_label_texts, to_pi
 
 def test_dota_round_trip(realdata, images_table, to_label_texts, to_pixels):
     base = realdata / "dota-devkit-example" / "example"
-    images, boxes, covered, problems, names, texts = _published(
+    images, boxes, _covered, problems, names, texts = _published(
         base / "labelTxt", base / "images", images_table, to_label_texts
     )
     expected = {}
@@ -134,7 +134,7 @@ def test_dota_round_trip(realdata, images_table, to_label_texts, to_pixels):
 
 def test_visdrone_round_trip(realdata, images_table, to_label_texts, to_pixels):
     base = realdata / "visdrone-det-val-pair"
-    images, boxes, covered, problems, names, texts = _published(
+    images, boxes, _covered, problems, names, texts = _published(
         base / "annotations", base / "images", images_table, to_label_texts
     )
     names_by_id = [
@@ -193,7 +193,7 @@ def test_coco_round_trip(realdata, images_table, to_label_texts, to_pixels):
 def test_groundtruth_cat_round_trip(realdata, images_table, to_label_texts, to_pixels):
     base = realdata / "sagemaker-gt-cat-labels"
     src = base / "res" / "input-images"
-    images, boxes, covered, problems, names, texts = _published(
+    images, _boxes, covered, problems, names, texts = _published(
         base / "output.manifest", src, images_table, to_label_texts
     )
     expected = {}
