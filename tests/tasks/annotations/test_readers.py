@@ -286,10 +286,13 @@ def test_coco_bad_image_and_bad_json():
 
 # -- VOC --------------------------------------------------------------------------------
 
-VOC = b"""<annotation><filename>dir/a.jpg</filename><size><width>100</width><height>50</height></size>
-<object><name>car</name><difficult>1</difficult><truncated>0</truncated><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>11</xmax><ymax>21</ymax></bndbox></object>
+VOC = b"""<annotation><filename>dir/a.jpg</filename>
+<size><width>100</width><height>50</height></size>
+<object><name>car</name><difficult>1</difficult><truncated>0</truncated>
+<bndbox><xmin>1</xmin><ymin>1</ymin><xmax>11</xmax><ymax>21</ymax></bndbox></object>
 %s
-<object><name>bus</name><bndbox><xmin>50.5</xmin><ymin>10</ymin><xmax>60</xmax><ymax>20</ymax></bndbox></object>
+<object><name>bus</name>
+<bndbox><xmin>50.5</xmin><ymin>10</ymin><xmax>60</xmax><ymax>20</ymax></bndbox></object>
 </annotation>"""
 
 
@@ -330,7 +333,8 @@ def test_voc_bad_object_is_a_problem_naming_the_element(bad, rule):
 
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
-<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!DOCTYPE lolz [<!ENTITY lol "lol">
+<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
 <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
 <annotation><filename>&lol3;</filename></annotation>"""
 EXTERNAL = b"""<?xml version="1.0"?>
@@ -363,7 +367,10 @@ def test_voc_unsafe_or_broken_xml_is_refused(data, rule, where):
 
 
 def test_visdrone_rules_for_ignored_regions_and_others():
-    data = b"10,20,30,40,1,4,0,1\n0,0,0,0,0,0,0,0\n5,5,10,10,1,11,0,0\n5,5,10,10,1,12,0,0\n5,5,10,10,1,5,1,2,\n\xff,1\n1,2,3\n"
+    data = (
+        b"10,20,30,40,1,4,0,1\n0,0,0,0,0,0,0,0\n5,5,10,10,1,11,0,0\n5,5,10,10,1,12,0,0\n"
+        b"5,5,10,10,1,5,1,2,\n\xff,1\n1,2,3\n"
+    )
     found = read_visdrone(data, URI, image_ref="img")
     assert found.raw_boxes["class_name"].tolist() == ["car", "van"]
     assert found.raw_boxes[["truncated", "occlusion"]].values.tolist() == [[0, 1], [1, 2]]
@@ -380,7 +387,10 @@ def test_visdrone_rules_for_ignored_regions_and_others():
 
 
 def test_dota_quads_to_enclosing_boxes_with_header_and_difficult():
-    data = b"imagesource:GoogleEarth\ngsd:0.5\n10 5 20 8 18 30 8 25 ship 1\n1 1 2 2 3 3 plane 0\n1 1 2 2 3 3 4 x plane 0\n0 0 4 0 4 4 0 4 plane\n"
+    data = (
+        b"imagesource:GoogleEarth\ngsd:0.5\n10 5 20 8 18 30 8 25 ship 1\n1 1 2 2 3 3 plane 0\n"
+        b"1 1 2 2 3 3 4 x plane 0\n0 0 4 0 4 4 0 4 plane\n"
+    )
     found = read_dota(data, URI, image_ref="P1")
     assert found.raw_boxes[
         ["class_name", "x_min", "y_min", "x_max", "y_max", "difficult"]
@@ -393,7 +403,10 @@ def test_dota_quads_to_enclosing_boxes_with_header_and_difficult():
 
 
 def test_yolo_revalidates_lines_with_the_layout_parser():
-    data = b"0 0.5 0.5 0.2 0.4\n1 0.5 0.5 0.2 nan\n5 0.1 0.1 0.1 0.1\n0 0.5 0.5\n1.5 0.1 0.1 0.1 0.1\n1 0.25 0.25 0.5 0.5\n"
+    data = (
+        b"0 0.5 0.5 0.2 0.4\n1 0.5 0.5 0.2 nan\n5 0.1 0.1 0.1 0.1\n0 0.5 0.5\n"
+        b"1.5 0.1 0.1 0.1 0.1\n1 0.25 0.25 0.5 0.5\n"
+    )
     found = read_yolo(data, URI, image_ref="a", names=["car", "bus"])
     assert found.raw_boxes[["class_name", "x_min", "x_max", "units"]].values.tolist() == [
         ["car", 0.4, 0.6, "norm"],
