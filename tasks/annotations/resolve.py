@@ -208,7 +208,7 @@ def _frame_problems(covered: pd.DataFrame) -> list[Problem]:
     problems = []
     for row in covered[covered["frame"] != "displayed"].itertuples(index=False):
         size = f"{row.ref_width:g}x{row.ref_height:g}"
-        shown = f"{row.width:g}x{row.height:g}"
+        shown = f"{row.width_img:g}x{row.height_img:g}"
         if row.frame == "stored":
             problems.append(
                 Problem(
@@ -268,14 +268,14 @@ def _clip_and_normalize(
     x0, x1 = np.clip(xyxy[:, 0], 0, w), np.clip(xyxy[:, 2], 0, w)
     y0, y1 = np.clip(xyxy[:, 1], 0, h), np.clip(xyxy[:, 3], 0, h)
     boxes = boxes.assign(clipped_px=over, bw_px=x1 - x0, bh_px=y1 - y0)
+    zero = ((x1 - x0) <= 0) | ((y1 - y0) <= 0)
+    tiny = ~zero & (((x1 - x0) < MIN_BOX_SIZE_PX) | ((y1 - y0) < MIN_BOX_SIZE_PX))
     problems = _box_problems(
         boxes,
-        over > tolerance_px,
+        (over > tolerance_px) & ~zero & ~tiny,
         "box-overshoot",
         "box overshoots the {width_img:g}x{height_img:g} image by {clipped_px:.2f} px; clipped",
     )
-    zero = ((x1 - x0) <= 0) | ((y1 - y0) <= 0)
-    tiny = ~zero & (((x1 - x0) < MIN_BOX_SIZE_PX) | ((y1 - y0) < MIN_BOX_SIZE_PX))
     problems += _box_problems(
         boxes,
         zero,
