@@ -303,7 +303,7 @@ def test_voc_one_based_by_default_and_zero_based_option():
     assert (first["difficult"], first["truncated"], first["fallback_ref"]) == (1, 0, "a")
     zero = read_voc(VOC % b"", URI, fallback_ref="a", zero_based=True).raw_boxes.iloc[0]
     assert (zero["x_min"], zero["x_max"]) == (1, 11)
-    assert found.covered[["image_ref", "ref_width", "ref_height"]].values.tolist() == [
+    assert found.covered[["image_ref", "ref_width", "ref_height"]].to_numpy().tolist() == [
         ["dir/a.jpg", 100, 50]
     ]
 
@@ -373,7 +373,7 @@ def test_visdrone_rules_for_ignored_regions_and_others():
     )
     found = read_visdrone(data, URI, image_ref="img")
     assert found.raw_boxes["class_name"].tolist() == ["car", "van"]
-    assert found.raw_boxes[["truncated", "occlusion"]].values.tolist() == [[0, 1], [1, 2]]
+    assert found.raw_boxes[["truncated", "occlusion"]].to_numpy().tolist() == [[0, 1], [1, 2]]
     assert sorted((p.where, p.rule) for p in found.problems) == sorted(
         (w, r)
         for r, w in [
@@ -408,7 +408,7 @@ def test_yolo_revalidates_lines_with_the_layout_parser():
         b"1.5 0.1 0.1 0.1 0.1\n1 0.25 0.25 0.5 0.5\n"
     )
     found = read_yolo(data, URI, image_ref="a", names=["car", "bus"])
-    assert found.raw_boxes[["class_name", "x_min", "x_max", "units"]].values.tolist() == [
+    assert found.raw_boxes[["class_name", "x_min", "x_max", "units"]].to_numpy().tolist() == [
         ["car", 0.4, 0.6, "norm"],
         ["bus", 0.0, 0.5, "norm"],
     ]

@@ -109,7 +109,7 @@ def test_normalization_clipping_and_drops():
     )
     boxes, covered, problems = resolve_boxes(found, _images(("a.jpg", {})), source_uri=SOURCE)
     assert list(boxes.columns) == RESOLVED_COLUMNS
-    assert boxes[["x_center", "y_center", "width", "height"]].values.tolist() == [
+    assert boxes[["x_center", "y_center", "width", "height"]].to_numpy().tolist() == [
         [0.2, 0.3, 0.2, 0.4],
         [0.1, 0.1, 0.2, 0.2],
         [0.95, 0.9, 0.1, 0.2],
@@ -131,7 +131,7 @@ def test_normalized_units_use_the_displayed_size():
     boxes, _, problems = resolve_boxes(
         found, _images(("a.png", {"width": 200, "height": 100})), source_uri=SOURCE
     )
-    assert boxes[["x_center", "y_center", "width", "height"]].values.tolist() == [
+    assert boxes[["x_center", "y_center", "width", "height"]].to_numpy().tolist() == [
         [0.5, 0.25, 0.5, 0.5]
     ]
     assert boxes["clipped_px"].tolist() == [1.0] and not problems
@@ -185,9 +185,9 @@ def test_stated_stored_size_of_a_rotated_image_rotates_the_boxes(orientation):
     found = _set(("a.jpg", (60, 10, 90, 20), {"ref_size": (100, 50)}))
     images = _images(("a.jpg", {"width": 50, "height": 100, "orientation": orientation}))
     boxes, covered, problems = resolve_boxes(found, images, source_uri=SOURCE)
-    assert boxes[["x_center", "y_center", "width", "height"]].values.tolist()[0] == pytest.approx(
-        want
-    )
+    assert boxes[["x_center", "y_center", "width", "height"]].to_numpy().tolist()[
+        0
+    ] == pytest.approx(want)
     assert [p.rule for p in problems] == ["exif-stored-frame"] and covered == {"a.jpg"}
 
 
@@ -213,7 +213,7 @@ def test_square_rotated_image_is_taken_as_displayed():
     found = _set(("a.jpg", (10, 10, 20, 30), {"ref_size": (50, 50)}))
     images = _images(("a.jpg", {"width": 50, "height": 50, "orientation": 6}))
     boxes, _, problems = resolve_boxes(found, images, source_uri=SOURCE)
-    assert boxes[["x_center", "y_center"]].values.tolist() == [[0.3, 0.4]] and not problems
+    assert boxes[["x_center", "y_center"]].to_numpy().tolist() == [[0.3, 0.4]] and not problems
 
 
 def test_empty_inputs():
