@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import logging
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, JpegImagePlugin
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +51,10 @@ def upright_image(data: bytes) -> tuple[bytes, str]:
         if icc := image.info.get("icc_profile"):
             options["icc_profile"] = icc
         if fmt == "JPEG":
-            options |= {
-                "quality": JPEG_QUALITY,
-                "subsampling": "keep" if image.mode == upright.mode else 0,
-            }
+            options["quality"] = JPEG_QUALITY
+            sampling = JpegImagePlugin.get_sampling(image)  # keep the source's chroma subsampling
+            if sampling >= 0:
+                options["subsampling"] = sampling
         buffer = io.BytesIO()
         upright.save(buffer, format=fmt, **options)
     log.debug("orientation %s applied (%s)", orientation, fmt)

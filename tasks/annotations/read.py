@@ -38,8 +38,13 @@ class _File:
     kind: str | None
 
 
+def _is_file(uri: str, store: Store) -> bool:
+    """A URI ending in ``/`` is a prefix even where a folder marker object exists."""
+    return not uri.endswith("/") and store.exists(uri)
+
+
 def _list_files(uri: str, store: Store) -> list[_File]:
-    if store.exists(uri):
+    if _is_file(uri, store):
         data = store.read_bytes(uri)
         name = basename(normalize_uri(uri))
         return [_File(normalize_uri(uri), name, data, detect_format(name, data))]
@@ -87,7 +92,7 @@ def _yolo_names(uri: str, store: Store, files: list[_File]) -> list[str]:
     if names_files:
         chosen = names_files[0]
         return parse_names(chosen.key.rsplit("/", 1)[-1], chosen.data.decode("utf-8"))
-    base = _parent(uri) if store.exists(uri) else normalize_uri(uri)
+    base = _parent(uri) if _is_file(uri, store) else normalize_uri(uri)
     for folder in (base, _parent(base)):
         for name in NAMES_FILES:
             candidate = join(folder, name)
