@@ -98,11 +98,11 @@ def _add_annotation(
         return
     file_name, width, height = image
     if ann.get("category_id") not in names:
-        b.problem(
+        b.lost(
             place,
+            file_name,
             "coco-unknown-category",
             f"{file_name}: category_id {ann.get('category_id')!r} is not in categories",
-            image_key=None,
         )
         return
     if ann.get("iscrowd") in (1, True):
@@ -115,7 +115,12 @@ def _add_annotation(
         return
     bbox = ann.get("bbox")
     if not isinstance(bbox, list) or len(bbox) != 4:
-        b.problem(place, "coco-bad-bbox", f"{file_name}: bbox must be [x, y, w, h], got {bbox!r}")
+        b.lost(
+            place,
+            file_name,
+            "coco-bad-bbox",
+            f"{file_name}: bbox must be [x, y, w, h], got {bbox!r}",
+        )
         return
     x, y, w, h = (as_number(v) for v in bbox)
     xyxy = (x, y, None, None) if None in (x, y, w, h) else (x, y, x + w, y + h)  # type: ignore[operator]

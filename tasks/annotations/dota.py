@@ -17,22 +17,24 @@ def read_dota(data: bytes, uri: str, *, image_ref: str) -> AnnotationSet:
     """Enclosing boxes of one DOTA labelTxt for the image named ``image_ref`` (its stem)."""
     b = SetBuilder(FORMAT, uri)
     b.cover(image_ref, None)
-    for line_no, text in decode_lines(data, b):
+    for line_no, text in decode_lines(data, b, image_ref):
         stripped = text.strip()
         if not stripped or stripped.lower().startswith(HEADER_PREFIXES):
             continue
         fields = stripped.split()
         if len(fields) not in (9, 10):
-            b.problem(
+            b.lost(
                 line_no,
+                image_ref,
                 "dota-field-count",
                 f"line needs 8 coordinates, a class and a difficult flag, got {len(fields)} fields",
             )
             continue
         coords = [as_number(f) for f in fields[:8]]
         if None in coords:
-            b.problem(
+            b.lost(
                 line_no,
+                image_ref,
                 "dota-not-numeric",
                 f"coordinates must be finite numbers, got {' '.join(fields[:8])}",
             )

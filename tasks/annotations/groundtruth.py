@@ -118,16 +118,17 @@ def _add_objects(
     for i, ann in enumerate(value["annotations"]):
         place = f":{line_no}#annotations[{i}]"
         if not isinstance(ann, dict):
-            b.problem(place, "gt-bad-annotation", f"annotation must be an object, got {ann!r}")
+            b.lost(place, ref, "gt-bad-annotation", f"annotation must be an object, got {ann!r}")
             continue
         missing = [k for k in ("class_id", "left", "top", "width", "height") if k not in ann]
         if missing:
-            b.problem(place, "gt-missing-key", f"annotation lacks {', '.join(missing)}")
+            b.lost(place, ref, "gt-missing-key", f"annotation lacks {', '.join(missing)}")
             continue
         name = class_map.get(str(ann["class_id"]))
         if name is None:
-            b.problem(
+            b.lost(
                 place,
+                ref,
                 "gt-class-id-unmapped",
                 f"class_id {ann['class_id']!r} is not in the class-map {class_map}",
             )

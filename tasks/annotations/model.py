@@ -23,6 +23,8 @@ FALLBACK_COLUMN = "fallback_ref"
 RAW_COLUMNS = [*RAW_BOX_COLUMNS, *PROVENANCE_COLUMNS, FALLBACK_COLUMN]
 COVERED_COLUMNS = ["image_ref", "ref_width", "ref_height", "source_uri", "source_line"]
 COVERED_ALL_COLUMNS = [*COVERED_COLUMNS, FALLBACK_COLUMN, "source_format"]
+# images with an object that could not be read: their labels would miss it
+INCOMPLETE_COLUMNS = ["source_uri", "image_ref", "source_line", "rule"]
 
 
 @dataclass
@@ -31,12 +33,15 @@ class AnnotationSet:
 
     ``raw_boxes``: one row per object (``RAW_COLUMNS``). ``covered``: one row per image an
     annotation speaks about, objects or not (an image with zero objects is a background
-    image). ``problems``: everything skipped, with where and why.
+    image). ``problems``: everything skipped, with where and why. ``incomplete``: one row
+    per object that could not be read, naming its image: publishing that image's other
+    boxes would label the lost object as background (``resolve_boxes`` decides).
     """
 
     raw_boxes: pd.DataFrame = field(default_factory=lambda: empty_frame(RAW_COLUMNS))
     covered: pd.DataFrame = field(default_factory=lambda: empty_frame(COVERED_ALL_COLUMNS))
     problems: list[Problem] = field(default_factory=list)
+    incomplete: pd.DataFrame = field(default_factory=lambda: empty_frame(INCOMPLETE_COLUMNS))
 
     @classmethod
     def merge(cls, sets: Iterable[AnnotationSet]) -> AnnotationSet:
@@ -46,6 +51,7 @@ class AnnotationSet:
             return cls()
         boxes = [s.raw_boxes for s in sets if len(s.raw_boxes)]
         covered = [s.covered for s in sets if len(s.covered)]
+        incomplete = [s.incomplete for s in sets if len(s.incomplete)]
         return cls(
             raw_boxes=pd.concat(boxes, ignore_index=True) if boxes else empty_frame(RAW_COLUMNS),
             covered=(
@@ -54,6 +60,11 @@ class AnnotationSet:
                 else empty_frame(COVERED_ALL_COLUMNS)
             ),
             problems=[p for s in sets for p in s.problems],
+            incomplete=(
+                pd.concat(incomplete, ignore_index=True)
+                if incomplete
+                else empty_frame(INCOMPLETE_COLUMNS)
+            ),
         )
 
     def __add__(self, other: AnnotationSet) -> AnnotationSet:
@@ -84,6 +95,7 @@ class SetBuilder:
     rows: list[dict[str, object]] = field(default_factory=list)
     covered_rows: list[dict[str, object]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    incomplete_rows: list[dict[str, str]] = field(default_factory=list)
 
     def where(self, place: str | int | None = None) -> str:
         """``uri:12`` for a line, ``uri#object[3]`` for an element, ``uri:12#annotations[0]``
@@ -98,6 +110,18 @@ class SetBuilder:
 
     def problem(self, place: str | int | None, rule: str, message: str, **kw: str) -> None:
         self.problems.append(Problem(self.where(place), rule, message, **kw))
+
+    def lost(self, place: str | int | None, image_ref: str, rule: str, message: str) -> None:
+        """A problem with an object of ``image_ref``: the image's labels are incomplete."""
+        self.problem(place, rule, message)
+        self.incomplete_rows.append(
+            {
+                "source_uri": self.source_uri,
+                "image_ref": image_ref,
+                "source_line": self.where(place),
+                "rule": rule,
+            }
+        )
 
     def cover(
         self,
@@ -136,8 +160,11 @@ class SetBuilder:
         """Add one box given as corners; a bad one becomes a problem. True when added."""
         x_min, y_min, x_max, y_max = xyxy
         if not isinstance(class_name, str) or not class_name.strip():
-            self.problem(
-                place, "box-class-missing", f"object has no class name, got {class_name!r}"
+            self.lost(
+                place,
+                image_ref,
+                "box-class-missing",
+                f"object has no class name, got {class_name!r}",
             )
             return False
         if (
@@ -147,13 +174,17 @@ class SetBuilder:
             or y_max is None
             or not _finite(x_min, y_min, x_max, y_max)
         ):
-            self.problem(
-                place, "box-not-finite", f"box coordinates must be finite numbers, got {xyxy}"
+            self.lost(
+                place,
+                image_ref,
+                "box-not-finite",
+                f"box coordinates must be finite numbers, got {xyxy}",
             )
             return False
         if x_max < x_min or y_max < y_min:
-            self.problem(
+            self.lost(
                 place,
+                image_ref,
                 "box-negative-size",
                 f"box has negative width or height: x {x_min}..{x_max}, y {y_min}..{y_max}",
             )
@@ -190,23 +221,31 @@ class SetBuilder:
             if self.covered_rows
             else empty_frame(COVERED_ALL_COLUMNS)
         )
-        return AnnotationSet(raw_boxes=raw, covered=covered, problems=list(self.problems))
+        incomplete = (
+            pd.DataFrame(self.incomplete_rows, columns=INCOMPLETE_COLUMNS)
+            if self.incomplete_rows
+            else empty_frame(INCOMPLETE_COLUMNS)
+        )
+        return AnnotationSet(raw, covered, list(self.problems), incomplete)
 
 
-def decode_lines(data: bytes, builder: SetBuilder) -> list[tuple[int, str]]:
+def decode_lines(
+    data: bytes, builder: SetBuilder, image_ref: str | None = None
+) -> list[tuple[int, str]]:
     """``(line_no, text)`` of every line that is valid UTF-8 (a BOM is dropped); each
-    undecodable line becomes a problem, the others are kept."""
+    undecodable line becomes a problem, the others are kept. In a one-image file
+    (``image_ref``) a lost line makes that image's labels incomplete."""
     lines: list[tuple[int, str]] = []
     data = data.removeprefix(b"\xef\xbb\xbf")
     for line_no, raw in enumerate(data.split(b"\n"), start=1):
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as error:
-            builder.problem(
-                line_no,
-                "not-utf8",
-                f"line is not valid UTF-8 ({error.reason} at byte {error.start})",
-            )
+            message = f"line is not valid UTF-8 ({error.reason} at byte {error.start})"
+            if image_ref is None:
+                builder.problem(line_no, "not-utf8", message)
+            else:
+                builder.lost(line_no, image_ref, "not-utf8", message)
             continue
         lines.append((line_no, text.rstrip("\r")))
     return lines

@@ -330,45 +330,88 @@ def _attach_images(
     return out.assign(frame=frame)
 
 
+def _incomplete(
+    annotations: AnnotationSet, matches: pd.DataFrame, boxes: pd.DataFrame, images: pd.DataFrame
+) -> tuple[set[str], list[Problem]]:
+    """Keys of (not quarantined) images with an object that could not be read."""
+    lost = annotations.incomplete.merge(matches, on=["source_uri", "image_ref"])
+    quarantined = set(images.loc[images["status"] == STATUS_QUARANTINED, "key"])
+    lost = lost[lost["image_key"].notna() & ~lost["image_key"].isin(quarantined)]
+    problems = []
+    for key, group in lost.groupby("image_key", sort=True):
+        rules = ", ".join(sorted(set(group["rule"])))
+        n = int((boxes["image_key"] == key).sum())
+        problems.append(
+            Problem(
+                group["source_line"].iloc[0],
+                "image-labels-incomplete",
+                f"{len(group)} object(s) of this image could not be read ({rules}); its {n} "
+                "other boxes are not published and the image is left unlabeled",
+                image_key=str(key),
+            )
+        )
+    return set(lost["image_key"]), problems
+
+
+def _unusable(boxes: pd.DataFrame, incomplete: set[str]) -> tuple[np.ndarray, list[Problem]]:
+    """Boxes that cannot be published: quarantined or unsized image, incomplete labels,
+    or a stated size that is another rendition of the image."""
+    quarantined = (boxes["status"] == STATUS_QUARANTINED).to_numpy()
+    sized = (pd.to_numeric(boxes["width_img"]) > 0) & (pd.to_numeric(boxes["height_img"]) > 0)
+    unsized = ~quarantined & ~sized.to_numpy()
+    problems = _box_problems(
+        boxes, quarantined, "image-quarantined", "{class_name} box on a quarantined image"
+    )
+    problems += _box_problems(
+        boxes, unsized, "image-size-unknown", "{class_name} box on an image of unknown size"
+    )
+    other = (boxes["frame"] == "mismatch").to_numpy() | boxes["image_key"].isin(
+        incomplete
+    ).to_numpy()
+    return quarantined | unsized | other, problems
+
+
 def resolve_boxes(
     annotations: AnnotationSet,
     images: pd.DataFrame,
     *,
     source_uri: str,
     overshoot_tolerance_px: float = DEFAULT_OVERSHOOT_TOLERANCE_PX,
+    keep_incomplete: bool = False,
 ) -> tuple[pd.DataFrame, set[str], list[Problem]]:
     """Boxes (``RESOLVED_COLUMNS``: ``BOX_COLUMNS`` without ``class_id``, plus provenance
     and ``clipped_px``), the keys of images an annotation covers (with or without boxes;
     quarantined ones included, their boxes not), and every problem: the readers' first,
     then those found here. ``images`` needs ``key, width, height, orientation, status``
     with the size as displayed.
+
+    An image with an object the reader could not read (``annotations.incomplete``) is left
+    uncovered, its other boxes unpublished, unless ``keep_incomplete``: its label file
+    would otherwise call that object background.
     """
-    source_root = normalize_uri(source_uri)
     index = _KeyIndex.build(images["key"].tolist())
     raw, covered = annotations.raw_boxes, annotations.covered
     counts = raw.groupby(["source_uri", "image_ref"]).size().to_dict() if len(raw) else {}
-    matches, problems = _match_refs(covered, index, source_root, counts)
+    matches, problems = _match_refs(covered, index, normalize_uri(source_uri), counts)
     problems = [*annotations.problems, *problems]
+    boxes = _attach_images(raw, matches, images)
+    boxes = boxes[boxes["image_key"].notna()]
+    incomplete, lost_problems = (
+        (set(), []) if keep_incomplete else _incomplete(annotations, matches, boxes, images)
+    )
     cov = _attach_images(covered, matches, images)
     cov = cov[cov["image_key"].notna()]
     quarantined = cov["status"] == STATUS_QUARANTINED
-    problems += _frame_problems(cov[~quarantined])
-    covered_keys = set(cov.loc[quarantined | (cov["frame"] != "mismatch"), "image_key"])
-    boxes = _attach_images(raw, matches, images)
-    boxes = boxes[boxes["image_key"].notna()]
-    in_quarantine = (boxes["status"] == STATUS_QUARANTINED).to_numpy()
-    problems += _box_problems(
-        boxes,
-        in_quarantine,
-        "image-quarantined",
-        "{class_name} box on a quarantined image is not published",
-    )
-    boxes = boxes[~in_quarantine & (boxes["frame"] != "mismatch").to_numpy()]
-    boxes, clip_problems = _clip_and_normalize(boxes, overshoot_tolerance_px)
+    problems += [*_frame_problems(cov[~quarantined]), *lost_problems]
+    usable = quarantined | ((cov["frame"] != "mismatch") & ~cov["image_key"].isin(incomplete))
+    covered_keys = set(cov.loc[usable, "image_key"])
+    drop, drop_problems = _unusable(boxes, incomplete)
+    boxes, clip_problems = _clip_and_normalize(boxes[~drop], overshoot_tolerance_px)
     boxes, dup_problems = _dedupe(boxes)
     boxes = boxes.sort_values("image_key", kind="stable").reset_index(drop=True)
     log.info("resolved %d boxes on %d covered images", len(boxes), len(covered_keys))
-    return boxes[RESOLVED_COLUMNS], covered_keys, [*problems, *clip_problems, *dup_problems]
+    problems += [*drop_problems, *clip_problems, *dup_problems]
+    return boxes[RESOLVED_COLUMNS], covered_keys, problems
 
 
 resolve_boxes_task = task(name="resolve-boxes", cache_policy=NONE)(resolve_boxes)

@@ -28,7 +28,9 @@ IGNORED_REGION = 0
 OTHERS = 11
 
 
-def _category(b: SetBuilder, line_no: int, score: float, category: float) -> str | None:
+def _category(
+    b: SetBuilder, line_no: int, image_ref: str, score: float, category: float
+) -> str | None:
     if category == IGNORED_REGION or score == 0:
         b.problem(
             line_no,
@@ -47,7 +49,12 @@ def _category(b: SetBuilder, line_no: int, score: float, category: float) -> str
         return None
     name = VISDRONE_NAMES.get(int(category)) if category.is_integer() else None
     if name is None:
-        b.problem(line_no, "visdrone-unknown-category", f"category must be 0..11, got {category:g}")
+        b.lost(
+            line_no,
+            image_ref,
+            "visdrone-unknown-category",
+            f"category must be 0..11, got {category:g}",
+        )
     return name
 
 
@@ -55,27 +62,29 @@ def read_visdrone(data: bytes, uri: str, *, image_ref: str) -> AnnotationSet:
     """Boxes of one VisDrone-DET txt for the image named ``image_ref`` (its stem)."""
     b = SetBuilder(FORMAT, uri)
     b.cover(image_ref, None)
-    for line_no, text in decode_lines(data, b):
+    for line_no, text in decode_lines(data, b, image_ref):
         fields = [f.strip() for f in text.strip().rstrip(",").split(",")]
         if fields == [""]:
             continue
         if len(fields) < 6:
-            b.problem(
+            b.lost(
                 line_no,
+                image_ref,
                 "visdrone-field-count",
                 f"line needs 8 comma-separated fields, got {len(fields)}",
             )
             continue
         values = [as_number(f) for f in fields[:8]]
         if None in values[:6]:
-            b.problem(
+            b.lost(
                 line_no,
+                image_ref,
                 "visdrone-not-numeric",
                 f"fields must be finite numbers, got {text.strip()!r}",
             )
             continue
         left, top, width, height, score, category = values[:6]  # type: ignore[misc]
-        name = _category(b, line_no, score, category)
+        name = _category(b, line_no, image_ref, score, category)
         if name is None:
             continue
         b.box(

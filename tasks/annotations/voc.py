@@ -80,7 +80,7 @@ def read_voc(
         place = f"object[{i}]"
         box = obj.find("bndbox")
         if box is None:
-            b.problem(place, "voc-missing-bndbox", f"{filename}: object has no <bndbox>")
+            b.lost(place, filename, "voc-missing-bndbox", f"{filename}: object has no <bndbox>")
             continue
         corners = [_number(box, tag) for tag in ("xmin", "ymin", "xmax", "ymax")]
         xyxy = tuple(None if c is None else c - shift for c in corners)

@@ -31,17 +31,23 @@ def read_yolo(data: bytes, uri: str, *, image_ref: str, names: list[str]) -> Ann
     key without suffix)."""
     b = SetBuilder(FORMAT, uri)
     b.cover(image_ref, None)
-    for line_no, text in decode_lines(data, b):
+    for line_no, text in decode_lines(data, b, image_ref):
         if not text.strip():
             continue
         try:
             class_id, x_center, y_center, width, height = parse_label_line(text, b.where(line_no))
         except LabelLineError as error:
-            b.problem(line_no, "yolo-bad-line", str(error).removeprefix(b.where(line_no) + ": "))
+            b.lost(
+                line_no,
+                image_ref,
+                "yolo-bad-line",
+                str(error).removeprefix(b.where(line_no) + ": "),
+            )
             continue
         if class_id >= len(names):
-            b.problem(
+            b.lost(
                 line_no,
+                image_ref,
                 "yolo-class-id-unknown",
                 f"class id {class_id} has no name (names: {names})",
             )

@@ -197,6 +197,9 @@ def test_groundtruth_malformed_line_is_a_problem_and_the_rest_is_kept(bad, rule,
     found = read_groundtruth(data, URI)
     assert [(p.rule, p.where) for p in found.problems] == [(rule, URI + where)]
     assert {"s3://in/a.jpg", "s3://in/c.jpg"} <= set(found.raw_boxes["image_ref"])
+    # an object lost inside a readable line makes that image's labels incomplete
+    lost = ["s3://in/a.jpg"] if "#annotations" in where else []
+    assert found.incomplete["image_ref"].tolist() == lost
 
 
 def test_groundtruth_nan_literal_in_json_is_not_a_number():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -226,3 +228,32 @@ def test_empty_inputs():
         and covered == set()
         and problems == []
     )
+
+
+def test_an_image_with_an_unreadable_object_is_left_unlabeled():
+    from tasks.annotations.groundtruth import read_groundtruth
+
+    def line(ref, class_ids):
+        anns = [{"class_id": c, "left": 1, "top": 1, "width": 5, "height": 5} for c in class_ids]
+        meta = {"class-map": {"0": "car"}, "type": "groundtruth/object-detection"}
+        return json.dumps({"source-ref": ref, "job": {"annotations": anns}, "job-metadata": meta})
+
+    data = f"{line('s3://in/a.jpg', [0, 7])}\n{line('s3://in/b.jpg', [0])}\n".encode()
+    found = read_groundtruth(data, "m.manifest")
+    images = _images(("a.jpg", {}), ("b.jpg", {}))
+    boxes, covered, problems = resolve_boxes(found, images, source_uri=SOURCE)
+    assert boxes["image_key"].tolist() == ["b.jpg"] and covered == {"b.jpg"}
+    assert [(p.rule, p.where, p.image_key) for p in problems] == [
+        ("gt-class-id-unmapped", "m.manifest:1#annotations[1]", None),
+        ("image-labels-incomplete", "m.manifest:1#annotations[1]", "a.jpg"),
+    ]
+    assert "its 1 other boxes are not published" in problems[1].message
+    kept, covered, _ = resolve_boxes(found, images, source_uri=SOURCE, keep_incomplete=True)
+    assert kept["image_key"].tolist() == ["a.jpg", "b.jpg"] and covered == {"a.jpg", "b.jpg"}
+
+
+def test_boxes_on_an_image_of_unknown_size_are_problems():
+    found = _set(("a.jpg", (1, 1, 9, 9)))
+    images = _images(("a.jpg", {"width": float("nan"), "height": float("nan")}))
+    boxes, _, problems = resolve_boxes(found, images, source_uri=SOURCE)
+    assert boxes.empty and [p.rule for p in problems] == ["image-size-unknown"]
