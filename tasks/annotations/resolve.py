@@ -5,7 +5,8 @@ Matching an ``image_ref`` to an image key, first hit wins:
 2. the longest run of trailing path segments of the ref that ends exactly one key
    (``s3://other-bucket/input-images/0001.jpg`` -> ``input-images/0001.jpg`` or
    ``0001.jpg``); refs without an image suffix (YOLO, VisDrone and DOTA files name their
-   image by stem) match keys without their suffix. Several keys at that length: ambiguous;
+   image by stem) match keys without their suffix, trying ``labels`` -> ``images`` first
+   (the YOLO layout rule). Several keys at that length: ambiguous;
 3. the reader's ``fallback_ref`` (VOC: the xml's own stem), reported when used.
 
 Reference frame: boxes are defined on the image *as displayed* (EXIF orientation
@@ -107,14 +108,14 @@ def _match_one(ref: str, index: _KeyIndex, source_root: str) -> tuple[str | None
     if exact in index.keys:
         return exact, []
     key, candidates = _walk(segments, index.by_suffix, index.keys)
-    if (
-        key is None
-        and not candidates
-        and segments
-        and not segments[-1].lower().endswith(IMAGE_SUFFIXES)
-    ):
-        key, candidates = _walk(segments, index.by_stem_suffix, frozenset())
-    return key, candidates
+    if key or candidates or not segments or segments[-1].lower().endswith(IMAGE_SUFFIXES):
+        return key, candidates
+    if "labels" in segments:  # the YOLO layout rule: .../labels/x.txt labels .../images/x.*
+        images_path = ["images" if s == "labels" else s for s in segments]
+        key, _ = _walk(images_path, index.by_stem_suffix, frozenset())
+        if key is not None:
+            return key, []
+    return _walk(segments, index.by_stem_suffix, frozenset())
 
 
 def _match_refs(

@@ -54,6 +54,7 @@ def _set(
         ),  # longest suffix
         ("s3://elsewhere/in/a.jpg", ["deep/dir/a.jpg", "b.jpg"], "deep/dir/a.jpg"),  # unique name
         ("train/a", ["images/train/a.jpg", "images/val/a.jpg"], "images/train/a.jpg"),  # stem
+        ("train/labels/a", ["train/images/a.jpg", "val/images/a.jpg"], "train/images/a.jpg"),
         ("C:\\\\export\\\\a.jpg", ["a.jpg"], "a.jpg"),  # Windows path in a VOC filename
     ],
 )
