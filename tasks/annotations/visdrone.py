@@ -63,9 +63,9 @@ def read_visdrone(data: bytes, uri: str, *, image_ref: str) -> AnnotationSet:
     b = SetBuilder(FORMAT, uri)
     b.cover(image_ref, None)
     for line_no, text in decode_lines(data, b, image_ref):
-        fields = [f.strip() for f in text.strip().rstrip(",").split(",")]
-        if fields == [""]:
+        if not text.strip():
             continue
+        fields = [f.strip() for f in text.strip().removesuffix(",").split(",")]
         if len(fields) < 6:
             b.lost(
                 line_no,

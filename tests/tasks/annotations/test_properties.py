@@ -18,7 +18,7 @@ from tasks.annotations.voc import read_voc
 from tasks.annotations.yolo import read_yolo
 from tasks.layout import format_label_line, parse_label_line
 
-BOUNDED = settings(max_examples=60, deadline=None)
+BOUNDED = settings(max_examples=60, deadline=None, derandomize=True)
 unit = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
 
 
@@ -44,11 +44,21 @@ line_bytes = st.lists(
 )
 
 
+def _non_blank(line: bytes) -> bool:
+    """What a reader must account for: undecodable, or text that is not all whitespace."""
+    try:
+        return bool(line.decode("utf-8").strip())
+    except UnicodeDecodeError:
+        return True
+
+
 @BOUNDED
 @given(line_bytes)
 def test_per_image_readers_account_for_every_line(lines):
     data = b"\n".join(line.replace(b"\n", b" ") for line in lines)
-    non_blank = sum(1 for line in data.split(b"\n") if line.strip())
+    non_blank = sum(
+        1 for line in data.removeprefix(b"\xef\xbb\xbf").split(b"\n") if _non_blank(line)
+    )
     for found in (
         read_yolo(data, "f.txt", image_ref="a", names=["car", "bus"]),
         read_visdrone(data, "f.txt", image_ref="a"),
@@ -73,7 +83,7 @@ def test_whole_file_readers_never_raise(data):
 coord = st.floats(min_value=-50, max_value=150, allow_nan=False)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30, deadline=None, derandomize=True)
 @given(st.lists(st.tuples(coord, coord, coord, coord), max_size=12))
 def test_resolve_accounts_for_every_box_and_stays_in_the_image(corners):
     b = SetBuilder("voc", "v.xml")
