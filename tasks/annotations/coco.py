@@ -21,10 +21,27 @@ log = logging.getLogger(__name__)
 FORMAT = "coco"
 
 
+def _id(value: object) -> int | str | None:
+    """A COCO id: an integer or a string (JSON gives no other hashable ids)."""
+    return value if isinstance(value, int | str) and not isinstance(value, bool) else None
+
+
+def _list(b: SetBuilder, doc: dict[str, Any], name: str) -> list[Any]:
+    value = doc.get(name)
+    if value is None or isinstance(value, list):
+        return value or []
+    b.problem(name, "coco-bad-json", f"'{name}' must be a list, got {type(value).__name__}")
+    return []
+
+
 def _categories(b: SetBuilder, doc: dict[str, Any]) -> dict[object, str]:
     names: dict[object, str] = {}
-    for i, cat in enumerate(doc.get("categories") or []):
-        if not isinstance(cat, dict) or "id" not in cat or not isinstance(cat.get("name"), str):
+    for i, cat in enumerate(_list(b, doc, "categories")):
+        if (
+            not isinstance(cat, dict)
+            or _id(cat.get("id")) is None
+            or not isinstance(cat.get("name"), str)
+        ):
             b.problem(
                 f"categories[{i}]",
                 "coco-bad-category",
@@ -43,11 +60,11 @@ def _categories(b: SetBuilder, doc: dict[str, Any]) -> dict[object, str]:
 
 def _images(b: SetBuilder, doc: dict[str, Any]) -> dict[object, tuple[str, float, float]]:
     images: dict[object, tuple[str, float, float]] = {}
-    for i, img in enumerate(doc.get("images") or []):
+    for i, img in enumerate(_list(b, doc, "images")):
         place = f"images[{i}]"
         if (
             not isinstance(img, dict)
-            or "id" not in img
+            or _id(img.get("id")) is None
             or not isinstance(img.get("file_name"), str)
         ):
             b.problem(
@@ -88,7 +105,7 @@ def _add_annotation(
         )
         return
     place = f"annotations[{i}]" + (f"(id={ann['id']})" if "id" in ann else "")
-    image = images.get(ann.get("image_id"))
+    image = images.get(_id(ann.get("image_id")))
     if image is None:
         b.problem(
             place,
@@ -97,7 +114,8 @@ def _add_annotation(
         )
         return
     file_name, width, height = image
-    if ann.get("category_id") not in names:
+    category = _id(ann.get("category_id"))
+    if category not in names:
         b.lost(
             place,
             file_name,
@@ -124,7 +142,7 @@ def _add_annotation(
         return
     x, y, w, h = (as_number(v) for v in bbox)
     xyxy = (x, y, None, None) if None in (x, y, w, h) else (x, y, x + w, y + h)  # type: ignore[operator]
-    b.box(file_name, place, names[ann["category_id"]], xyxy, ref_size=(width, height))
+    b.box(file_name, place, names[category], xyxy, ref_size=(width, height))
 
 
 def read_coco(data: bytes, uri: str) -> AnnotationSet:
@@ -149,7 +167,7 @@ def read_coco(data: bytes, uri: str) -> AnnotationSet:
         return b.build()
     names = _categories(b, doc)
     images = _images(b, doc)
-    for i, ann in enumerate(doc["annotations"]):
+    for i, ann in enumerate(_list(b, doc, "annotations")):
         _add_annotation(b, i, ann, images, names)
     log.info("%s: %d boxes on %d images", uri, len(b.rows), len(images))
     return b.build()

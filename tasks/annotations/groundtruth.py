@@ -112,7 +112,7 @@ def _add_objects(
     size: tuple[float | None, float | None],
     min_confidence: float | None,
 ) -> None:
-    class_map = meta.get("class-map") or {}
+    class_map = meta.get("class-map") if isinstance(meta.get("class-map"), dict) else {}
     objects = meta.get("objects") if isinstance(meta.get("objects"), list) else []
     human = {"yes": True, "no": False}.get(str(meta.get("human-annotated", "")).lower())
     for i, ann in enumerate(value["annotations"]):

@@ -3,6 +3,8 @@ bytes and account for every line, resolve accounts for every box and stays in [0
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -112,3 +114,74 @@ def test_task_wrappers_are_thin(wrapper):
     import tasks.annotations as api
 
     assert getattr(api, wrapper).fn is getattr(api, wrapper.removesuffix("_task"))
+
+
+json_value = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.floats(-10, 10) | st.text(max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+small = st.sampled_from([0, 1, 2, "0", 5.5]) | json_value
+
+
+def _gt_doc() -> st.SearchStrategy:
+    annotation = st.fixed_dictionaries(
+        {k: small for k in ("class_id", "left", "top", "width", "height")}
+    )
+    meta = st.fixed_dictionaries(
+        {
+            "class-map": st.just({"0": "car", "1": "bus"}) | json_value,
+            "type": st.sampled_from(
+                ["groundtruth/object-detection", "groundtruth/label-verification"]
+            )
+            | json_value,
+            "objects": st.lists(st.fixed_dictionaries({"confidence": small}), max_size=3)
+            | json_value,
+            "human-annotated": st.sampled_from(["yes", "no"]) | json_value,
+            "creation-date": json_value,
+            "class-name": json_value,
+        }
+    )
+    value = st.fixed_dictionaries(
+        {"annotations": st.lists(annotation, max_size=3) | json_value, "image_size": json_value}
+    )
+    return st.fixed_dictionaries(
+        {
+            "source-ref": st.just("s3://b/a.jpg") | json_value,
+            "job": value | json_value,
+            "job-metadata": meta | json_value,
+        }
+    )
+
+
+def _coco_doc() -> st.SearchStrategy:
+    image = st.fixed_dictionaries(
+        {"id": small, "file_name": st.just("a.jpg") | json_value, "width": small, "height": small}
+    )
+    category = st.fixed_dictionaries({"id": small, "name": st.just("car") | json_value})
+    annotation = st.fixed_dictionaries(
+        {
+            "id": small,
+            "image_id": small,
+            "category_id": small,
+            "bbox": st.lists(small, max_size=5) | json_value,
+            "iscrowd": small,
+        }
+    )
+    return st.fixed_dictionaries(
+        {
+            "images": st.lists(image, max_size=3),
+            "categories": st.lists(category, max_size=3) | json_value,
+            "annotations": st.lists(annotation, max_size=4),
+        }
+    )
+
+
+@BOUNDED
+@given(st.lists(_gt_doc(), max_size=3), _coco_doc())
+def test_json_readers_never_raise_on_odd_values(lines, coco):
+    manifest = "\n".join(json.dumps(line) for line in lines).encode()
+    for found in (read_groundtruth(manifest, "m"), read_coco(json.dumps(coco).encode(), "c.json")):
+        assert found.raw_boxes["x_max"].ge(found.raw_boxes["x_min"]).all()
