@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from prefect import task
@@ -28,6 +29,7 @@ from tasks.storage import Store, basename, is_s3, join, normalize_uri
 log = logging.getLogger(__name__)
 
 _PER_IMAGE_TXT = ("yolo", "visdrone", "dota")
+_READ_THREADS = 16
 
 
 @dataclass(frozen=True)
@@ -44,20 +46,27 @@ def _is_file(uri: str, store: Store) -> bool:
 
 
 def _list_files(uri: str, store: Store) -> list[_File]:
+    """Every annotation-like file under ``uri`` with its bytes, in key order. Objects are
+    fetched by a small thread pool: a VOC or YOLO prefix on S3 is one GET per image."""
     if _is_file(uri, store):
         data = store.read_bytes(uri)
         name = basename(normalize_uri(uri))
         return [_File(normalize_uri(uri), name, data, detect_format(name, data))]
-    files = []
-    for obj in store.list(uri):
-        name = obj.key.rsplit("/", 1)[-1]
-        if not name.lower().endswith(ANNOTATION_SUFFIXES) and not is_names_file(name):
-            continue  # images, READMEs, csv: never read
-        data = store.read_bytes(obj.uri)
-        files.append(_File(obj.uri, obj.key, data, detect_format(name, data)))
-    if not files:
+    wanted = [
+        obj
+        for obj in store.list(uri)
+        if obj.key.lower().endswith(ANNOTATION_SUFFIXES)
+        or is_names_file(obj.key.rsplit("/", 1)[-1])
+    ]  # images, READMEs, csv: never read
+    if not wanted:
         raise ValueError(f"no annotation files at {uri!r}")
-    return files
+    workers = _READ_THREADS if is_s3(normalize_uri(uri)) else 1
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        blobs = list(pool.map(store.read_bytes, [obj.uri for obj in wanted]))
+    return [
+        _File(obj.uri, obj.key, data, detect_format(obj.key.rsplit("/", 1)[-1], data))
+        for obj, data in zip(wanted, blobs, strict=True)
+    ]
 
 
 def _choose_format(uri: str, files: list[_File], fmt: str | None) -> str:
