@@ -22,6 +22,12 @@ Then boxes are clipped to the image (overshoot beyond ``overshoot_tolerance_px``
 reported, the clipped box kept), zero-area and sub-pixel boxes are dropped, coordinates are
 rounded to 9 decimals (float noise; the label files print 6) and exact duplicates removed.
 Each drop is a problem naming the source line or element.
+
+An image with an object its reader could not read (bad coordinates, unmapped class id, an
+undecodable line in its label file) is left uncovered, not published with the objects
+that remain: its label file would call the lost object background. ``keep_incomplete``
+publishes the rest instead. Intentional drops (VisDrone ignored regions, COCO crowds,
+low-confidence auto labels, unknown classes with ``drop_unknown``) do not count.
 """
 
 from __future__ import annotations
