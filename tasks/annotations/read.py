@@ -113,6 +113,15 @@ def _yolo_names(uri: str, store: Store, files: list[_File]) -> list[str]:
     )
 
 
+def _is_wanted(f: _File, chosen: str) -> bool:
+    """Files of the chosen format. In a per-image txt format every other .txt is read too
+    (a label file too broken to detect is reported line by line, not skipped)."""
+    if f.kind == chosen:
+        return True
+    txt = chosen in _PER_IMAGE_TXT and f.key.lower().endswith(".txt")
+    return txt and f.kind in (EMPTY_TXT, None)
+
+
 def _stem_key(key: str) -> str:
     head, _, name = key.rpartition("/")
     stem = name.rsplit(".", 1)[0] if "." in name else name
@@ -144,9 +153,7 @@ def read_annotations(
     files = _list_files(uri, store)
     chosen = _choose_format(uri, files, fmt)
     yolo_names = (names or _yolo_names(uri, store, files)) if chosen == "yolo" else []
-    wanted = [
-        f for f in files if f.kind == chosen or (f.kind == EMPTY_TXT and chosen in _PER_IMAGE_TXT)
-    ]
+    wanted = [f for f in files if _is_wanted(f, chosen)]
     skipped = [f.key for f in files if f not in wanted and f.kind not in (NAMES, None)]
     if skipped:
         log.info(

@@ -170,3 +170,14 @@ def read_annotations_bytes(name: str) -> AnnotationSet:
     from tasks.annotations.groundtruth import read_groundtruth
 
     return read_groundtruth(json.dumps({**GT_LINE, "source-ref": f"s3://in/{name}"}).encode(), name)
+
+
+def test_an_undetectable_label_file_in_a_yolo_prefix_is_reported_not_skipped(tmp_path):
+    polygon = b"0 0.1 0.1 0.2 0.1 0.2 0.2\n"  # a segmentation line: not a detection label
+    _write(tmp_path, {"classes.txt": b"car\n", "a.txt": b"0 0.5 0.5 0.1 0.1\n", "b.txt": polygon})
+    found = read_annotations(str(tmp_path), Store())
+    assert found.covered["image_ref"].tolist() == ["a", "b"]
+    assert [(p.rule, p.where) for p in found.problems] == [
+        ("yolo-bad-line", f"{tmp_path / 'b.txt'}:1")
+    ]
+    assert found.incomplete["image_ref"].tolist() == ["b"]
