@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -71,8 +72,6 @@ def _list_files(uri: str, store: Store) -> list[_File]:
 
 def _choose_format(uri: str, files: list[_File], fmt: str | None) -> str:
     if fmt is not None:
-        if fmt not in FORMATS:
-            raise ValueError(f"annotation format must be one of {', '.join(FORMATS)}, got {fmt!r}")
         return fmt
     counts = Counter(f.kind for f in files if f.kind in FORMATS)
     if len(counts) > 1:
@@ -148,6 +147,8 @@ def read_annotations(
     bad content becomes problems in the returned set.
     """
     parse_verification(verification)
+    if fmt is not None and fmt not in FORMATS:
+        raise ValueError(f"annotation format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:
         raise ValueError(f"min_confidence must be within [0, 1], got {min_confidence}")
     files = _list_files(uri, store)
@@ -159,29 +160,23 @@ def read_annotations(
         log.info(
             "%s: skipped %d files not in %s format: %s", uri, len(skipped), chosen, skipped[:5]
         )
-    sets = []
-    for f in wanted:
-        ref = _stem_key(f.key)
-        if chosen == "groundtruth":
-            sets.append(
-                read_groundtruth(
-                    f.data,
-                    f.uri,
-                    label_attribute=label_attribute,
-                    min_confidence=min_confidence,
-                    verification=verification,
-                )
-            )
-        elif chosen == "coco":
-            sets.append(read_coco(f.data, f.uri))
-        elif chosen == "voc":
-            sets.append(read_voc(f.data, f.uri, fallback_ref=ref, zero_based=voc_zero_based))
-        elif chosen == "yolo":
-            sets.append(read_yolo(f.data, f.uri, image_ref=ref, names=yolo_names))
-        elif chosen == "visdrone":
-            sets.append(read_visdrone(f.data, f.uri, image_ref=ref))
-        else:
-            sets.append(read_dota(f.data, f.uri, image_ref=ref))
+    readers: dict[str, Callable[[_File], AnnotationSet]] = {
+        "groundtruth": lambda f: read_groundtruth(
+            f.data,
+            f.uri,
+            label_attribute=label_attribute,
+            min_confidence=min_confidence,
+            verification=verification,
+        ),
+        "coco": lambda f: read_coco(f.data, f.uri),
+        "voc": lambda f: read_voc(
+            f.data, f.uri, fallback_ref=_stem_key(f.key), zero_based=voc_zero_based
+        ),
+        "yolo": lambda f: read_yolo(f.data, f.uri, image_ref=_stem_key(f.key), names=yolo_names),
+        "visdrone": lambda f: read_visdrone(f.data, f.uri, image_ref=_stem_key(f.key)),
+        "dota": lambda f: read_dota(f.data, f.uri, image_ref=_stem_key(f.key)),
+    }
+    sets = [readers[chosen](f) for f in wanted]
     result = AnnotationSet.merge(sets)
     log.info(
         "%s: %s, %d files, %d boxes, %d images, %d problems",
