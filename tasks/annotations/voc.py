@@ -8,8 +8,10 @@ shipped beside real VOC exports follow; the CATS set agrees on all 461 boxes). E
 that write 0-based values: ``zero_based=True`` (no shift).
 
 ``<filename>`` names the image; when it matches no image the xml's own stem is tried and
-the fallback reported (resolve does that: ``fallback_ref``). ``difficult``, ``truncated``
-and ``occluded`` are kept as provenance; difficult objects are published.
+the fallback reported (resolve does that: ``fallback_ref``). A ``<size>`` of 0 x 0 means
+"not known" (some exporters write it): the boxes are taken on the image as displayed.
+``difficult``, ``truncated`` and ``occluded`` are kept as provenance; difficult objects
+are published.
 """
 
 from __future__ import annotations
@@ -67,7 +69,9 @@ def read_voc(
     filename = (root.findtext("filename") or "").strip() or fallback_ref
     size = root.find("size")
     width, height = _number(size, "width"), _number(size, "height")
-    if size is not None and (width is None or height is None or width <= 0 or height <= 0):
+    if width == 0 and height == 0:  # some exporters write 0 x 0 for "not known"
+        width = height = None
+    elif size is not None and (width is None or height is None or width <= 0 or height <= 0):
         b.problem(
             "annotation/size",
             "voc-bad-size",

@@ -434,3 +434,12 @@ def test_yolo_revalidates_lines_with_the_layout_parser():
 )
 def test_yolo_names_files(name, text, names):
     assert parse_names(name, text) == names
+
+
+def test_voc_zero_size_means_unknown():
+    data = VOC.replace(
+        b"<width>100</width><height>50</height>", b"<width>0</width><height>0</height>"
+    )
+    found = read_voc(data % b"", URI, fallback_ref="a")
+    assert not found.problems and len(found.raw_boxes) == 2
+    assert found.covered["ref_width"].isna().all() and found.raw_boxes["ref_width"].isna().all()
