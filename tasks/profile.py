@@ -270,7 +270,7 @@ def _profile_uri(uri: str, store: Store, max_pixels: int) -> dict[str, Any]:
     return profile_bytes(data, max_pixels)
 
 
-def _check_params(max_pixels: int, workers: int) -> None:
+def check_profile_params(max_pixels: int, workers: int) -> None:
     if not 0 < max_pixels <= DEFAULT_MAX_PIXELS:
         raise ValueError(
             f"max_pixels must be in (0, {DEFAULT_MAX_PIXELS}] (Pillow's limit, "
@@ -288,7 +288,7 @@ def profile_images(
     A thread pool of ``workers`` reads and decodes (Pillow releases the GIL while decoding).
     Unusable images get ``status="quarantined"`` and a ``reason``; nothing raises for bad data.
     """
-    _check_params(max_pixels, workers)
+    check_profile_params(max_pixels, workers)
     uris = images["uri"].tolist()
     if any(is_s3(uri) for uri in uris):
         _ = store.s3  # make the client once, before threads share it
@@ -303,11 +303,31 @@ def profile_images(
     return out
 
 
+def _is_cut(key: str, batch_size: int, size: int) -> bool:
+    """Cut after ``key`` when its hash says so: rarely in a short batch, often in a long one."""
+    value = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest())
+    divisor = batch_size if size < batch_size else max(1, batch_size // 10)
+    return value % divisor == 0 or size >= 4 * batch_size
+
+
 def split_batches(images: pd.DataFrame, batch_size: int = 300) -> list[pd.DataFrame]:
-    """Consecutive row batches of ``images`` for Prefect mapping (each a new frame)."""
+    """Batches of about ``batch_size`` rows (at most four times that) for Prefect mapping.
+
+    Batches end where a key's hash says so (content-defined cuts, like rsync's chunking):
+    adding or removing one image changes only its own batch, so every other batch keeps
+    its cache key and is not profiled again.
+    """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    return [images.iloc[i : i + batch_size].copy() for i in range(0, len(images), batch_size)]
+    batches: list[pd.DataFrame] = []
+    start = 0
+    for position, key in enumerate(images["key"], start=1):
+        if _is_cut(key, batch_size, position - start):
+            batches.append(images.iloc[start:position].copy())
+            start = position
+    if start < len(images):
+        batches.append(images.iloc[start:].copy())
+    return batches
 
 
 def combine_batches(batches: list[pd.DataFrame]) -> pd.DataFrame:

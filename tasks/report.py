@@ -53,6 +53,7 @@ class ReportFiles:
     chart_uris: dict[str, str]
     local_dir: Path
     markdown: str
+    counts: dict[str, int] = field(default_factory=dict)  # the headline numbers
     file_names: list[str] = field(default_factory=list)
 
 
@@ -365,6 +366,7 @@ def write_report(
         chart_uris={n: u for n, u in uris.items() if n.endswith(".png")},
         local_dir=local_dir,
         markdown=headline_markdown(counts, title, uris[REPORT_FILE]),
+        counts=counts,
         file_names=sorted(uris),
     )
 

@@ -321,16 +321,28 @@ def test_reading_dimensions_never_decodes_pixels(
     assert image_header(path.read_bytes()).format == fmt
 
 
+def _keys_table(keys: list[str]) -> pd.DataFrame:
+    n = len(keys)
+    return pd.DataFrame({"key": keys, "uri": ["u"] * n, "bytes": [1] * n, "etag": ["e"] * n})
+
+
 def test_batches_round_trip_and_task_wraps_plain_function() -> None:
-    table = pd.DataFrame(
-        {"key": list("cab"), "uri": ["u"] * 3, "bytes": [1] * 3, "etag": ["e"] * 3}
-    )
-    batches = split_batches(table, batch_size=2)
-    assert [len(b) for b in batches] == [2, 1]
-    assert combine_batches(batches)["key"].tolist() == ["a", "b", "c"]
+    table = _keys_table([f"k{i:04d}.jpg" for i in range(1000)])
+    batches = split_batches(table, batch_size=50)
+    assert 8 <= len(batches) <= 40
+    assert max(len(b) for b in batches) <= 200
+    assert combine_batches(batches[::-1])["key"].tolist() == table["key"].tolist()
     assert profile_task.fn is profile_images
     with pytest.raises(ValueError, match="batch_size"):
         split_batches(table, 0)
+
+
+def test_adding_an_image_changes_only_its_own_batch() -> None:
+    keys = [f"k{i:04d}.jpg" for i in range(0, 2000, 2)]
+    before = split_batches(_keys_table(keys), batch_size=50)
+    after = split_batches(_keys_table(sorted([*keys, "k1001.jpg"])), batch_size=50)
+    kept = {tuple(b["key"]) for b in before} & {tuple(b["key"]) for b in after}
+    assert len(kept) == len(before) - 1  # only the batch that receives the new key changes
 
 
 def test_profile_reads_from_s3(s3: object) -> None:
