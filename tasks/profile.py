@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageChops, UnidentifiedImageError
 from prefect import task
 from prefect.cache_policies import NONE, TASK_SOURCE, CacheKeyFnPolicy
 
@@ -39,7 +39,7 @@ HASH_SIDE_PX = 32  # pHash: DCT of a 32x32 grayscale, top-left 8x8 coefficients
 SUPPORTED_FORMATS = ("JPEG", "PNG")
 DEFAULT_MAX_PIXELS = 2 * Image.MAX_IMAGE_PIXELS  # Pillow's own hard limit, ~179 MP
 HEADER_READ_BYTES = 64 * 1024
-GRAYSCALE_SPREAD = 4  # max-min over RGB at the 99th percentile, for "looks grayscale"
+GRAYSCALE_SPREAD = 4  # max - min over R, G, B above which a pixel has colour
 _GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
 _EXIF_ORIENTATION = 0x0112
 _EXIF_DATETIME = 0x0132
@@ -165,8 +165,8 @@ def _verify_png(data: bytes) -> None:
         raise QuarantineError(f"corrupt PNG: {error}") from None
 
 
-def _decode_reduced(image: Image.Image) -> Image.Image:
-    """Decode once (draft mode for JPEG) and reduce so the long side is ANALYSIS_SIDE_PX."""
+def _decode(image: Image.Image) -> Image.Image:
+    """Decode once (draft mode for JPEG: long side >= ANALYSIS_SIDE_PX) to an L or RGB image."""
     width, height = image.size
     scale = ANALYSIS_SIDE_PX / max(width, height)
     if image.format == "JPEG" and scale < 1:
@@ -179,15 +179,36 @@ def _decode_reduced(image: Image.Image) -> Image.Image:
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
         pixels = np.asarray(image, dtype=np.float32)
         span = max(float(pixels.max()), 1.0)
-        image = Image.fromarray(np.clip(pixels * (255.0 / span), 0, 255).astype(np.uint8), "L")
-    elif image.mode not in ("L", "RGB"):
-        image = image.convert("RGBA" if "A" in image.mode or image.mode == "P" else "RGB")
-        if image.mode == "RGBA":
-            image = image.convert("RGB")
-    if max(image.size) > ANALYSIS_SIDE_PX:
-        target = (max(1, round(width * scale)), max(1, round(height * scale)))
-        image = image.resize(target, Image.Resampling.BOX)
-    return image
+        return Image.fromarray(np.clip(pixels * (255.0 / span), 0, 255).astype(np.uint8), "L")
+    if image.mode in ("L", "RGB"):
+        return image
+    if "A" in image.mode or image.mode == "P":
+        image = image.convert("RGBA")
+    return image.convert("RGB")
+
+
+def _analysis_gray(decoded: Image.Image) -> Image.Image:
+    """The fixed-size grayscale every metric uses: long side ANALYSIS_SIDE_PX (or smaller)."""
+    gray = decoded if decoded.mode == "L" else decoded.convert("L")
+    width, height = gray.size
+    scale = ANALYSIS_SIDE_PX / max(width, height)
+    if scale >= 1:
+        return gray
+    target = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return gray.resize(target, Image.Resampling.BOX)
+
+
+def _looks_grayscale(decoded: Image.Image) -> bool:
+    """At most 1% of pixels with a channel spread (max - min) above GRAYSCALE_SPREAD."""
+    if decoded.mode != "RGB":
+        return True
+    red, green, blue = decoded.split()
+    spread = ImageChops.lighter(
+        ImageChops.lighter(ImageChops.difference(red, green), ImageChops.difference(green, blue)),
+        ImageChops.difference(red, blue),
+    )
+    colourful = sum(spread.histogram()[GRAYSCALE_SPREAD + 1 :])
+    return colourful <= 0.01 * decoded.width * decoded.height
 
 
 def _dct_matrix(size: int) -> np.ndarray:
@@ -207,29 +228,25 @@ def perceptual_hash(gray: Image.Image) -> str:
     return f"{int(''.join('1' if b else '0' for b in bits), 2):016x}"
 
 
-def _metrics(reduced: Image.Image) -> dict[str, Any]:
-    """Exposure, contrast, sharpness, entropy, grayscale and pHash of the reduced frame."""
-    if reduced.mode == "RGB":
-        rgb = np.asarray(reduced, dtype=np.int16)
-        spread = rgb.max(axis=2) - rgb.min(axis=2)
-        is_grayscale = bool(np.quantile(spread, 0.99) <= GRAYSCALE_SPREAD)
-    else:
-        is_grayscale = True
-    gray_image = reduced.convert("L") if reduced.mode != "L" else reduced
-    gray = np.asarray(gray_image, dtype=np.float32)
+def _metrics(decoded: Image.Image) -> dict[str, Any]:
+    """Exposure, contrast, sharpness, entropy, grayscale and pHash of one decoded frame."""
+    gray_image = _analysis_gray(decoded)
+    gray = np.asarray(gray_image, dtype=np.int16)
     laplacian = (
         4 * gray[1:-1, 1:-1] - gray[:-2, 1:-1] - gray[2:, 1:-1] - gray[1:-1, :-2] - gray[1:-1, 2:]
     )
-    histogram = np.bincount(np.asarray(gray_image).ravel(), minlength=256) / gray.size
+    histogram = np.asarray(gray_image.histogram(), dtype=np.float64) / gray.size
+    levels = np.arange(256)
+    brightness = float(histogram @ levels)
     nonzero = histogram[histogram > 0]
     return {
-        "brightness": float(gray.mean()),
-        "contrast": float(gray.std()),
+        "brightness": brightness,
+        "contrast": float(np.sqrt(max(histogram @ (levels - brightness) ** 2, 0.0))),
         "clip_dark": float(histogram[0]),
         "clip_bright": float(histogram[255]),
         "sharpness": float(laplacian.var()) if laplacian.size else 0.0,
         "entropy": float(-(nonzero * np.log2(nonzero)).sum()),
-        "is_grayscale": is_grayscale,
+        "is_grayscale": _looks_grayscale(decoded),
         "phash": perceptual_hash(gray_image),
     }
 
@@ -254,7 +271,7 @@ def profile_bytes(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[str
         }
         if header.format == "PNG":
             _verify_png(data)
-        row |= _metrics(_decode_reduced(image)) | {"decodes": True}
+        row |= _metrics(_decode(image)) | {"decodes": True}
     except QuarantineError as error:
         return row | {"status": STATUS_QUARANTINED, "reason": str(error)}
     return row | {"status": STATUS_OK, "reason": ""}
