@@ -223,6 +223,7 @@ def main() -> None:
     parser.add_argument(
         "--count", type=int, default=80, help="12-MP frames to generate and profile"
     )
+    parser.add_argument("--repeat", type=int, default=2, help="best of N for the local loops")
     parser.add_argument(
         "--memory", default="1000,10000", help="image counts for peak RSS ('' to skip)"
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import struct
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -40,7 +41,6 @@ SUPPORTED_FORMATS = ("JPEG", "PNG")
 DEFAULT_MAX_PIXELS = 2 * Image.MAX_IMAGE_PIXELS  # Pillow's own hard limit, ~179 MP
 HEADER_READ_BYTES = 64 * 1024
 GRAYSCALE_SPREAD = 4  # max - min over R, G, B above which a pixel has colour
-_GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
 _EXIF_ORIENTATION = 0x0112
 _EXIF_DATETIME = 0x0132
 _EXIF_DATETIME_ORIGINAL = 0x9003
@@ -86,7 +86,10 @@ class QuarantineError(Exception):
 
 
 def _exif_fields(image: Image.Image) -> tuple[int, str | None]:
-    """(orientation, ISO datetime or None) from EXIF, without touching pixels."""
+    """(orientation, ISO datetime or None) from EXIF, without touching pixels.
+
+    Malformed EXIF is not a reason to quarantine an image: it reads as orientation 1.
+    """
     try:
         if image.format == "PNG":  # PNG getexif() decodes to look past IDAT: use the header's
             exif = Image.Exif()
@@ -94,12 +97,12 @@ def _exif_fields(image: Image.Image) -> tuple[int, str | None]:
                 exif.load(image.info["exif"])
         else:
             exif = image.getexif()
-    except (OSError, SyntaxError, ValueError) as error:
+        orientation = exif.get(_EXIF_ORIENTATION, 1)
+        raw = exif.get_ifd(_EXIF_IFD).get(_EXIF_DATETIME_ORIGINAL) or exif.get(_EXIF_DATETIME)
+    except (OSError, SyntaxError, ValueError, KeyError, TypeError, struct.error) as error:
         log.debug("unreadable EXIF: %s", error)
         return 1, None
-    orientation = exif.get(_EXIF_ORIENTATION, 1)
     orientation = orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1
-    raw = exif.get_ifd(_EXIF_IFD).get(_EXIF_DATETIME_ORIGINAL) or exif.get(_EXIF_DATETIME)
     try:
         stamp = datetime.strptime(str(raw).strip("\x00 "), "%Y:%m:%d %H:%M:%S").isoformat()
     except ValueError:
@@ -482,7 +485,10 @@ def flag_images(
     ]
     counts = {name: int(found[name].sum()) for name in FLAG_NAMES}
     log.info("flags: %s", ", ".join(f"{n}={c}" for n, c in counts.items() if c))
-    return images.assign(flags=flags, group_id=found["group_id"].astype(str).to_numpy())
+    return images.assign(
+        flags=pd.Series(flags, index=images.index, dtype="str"),
+        group_id=found["group_id"].astype("str"),
+    )
 
 
 def _content_cache_key(_context: Any, parameters: dict[str, Any]) -> str:

@@ -364,3 +364,18 @@ def test_realdata_nothing_clean_is_corrupt(realdata: Path) -> None:
     assert not flagged["flags"].str.contains("corrupt").any()
     terrain = flagged.set_index("key").loc["sahi-terrain-coco/tests/data/coco_utils/terrain2.png"]
     assert (terrain["mode"], terrain["width"], terrain["height"]) == ("P", 1024, 682)
+
+
+def test_empty_table_profiles_and_flags_to_empty() -> None:
+    empty = pd.DataFrame(columns=["key", "uri", "bytes", "etag"])
+    flagged = flag_images(profile_images(empty, Store()))
+    assert flagged.empty
+    assert {"flags", "group_id", *PROFILE_COLUMNS} <= set(flagged.columns)
+
+
+@pytest.mark.filterwarnings("ignore:Corrupt EXIF data")
+def test_malformed_exif_is_not_a_reason_to_quarantine() -> None:
+    data = encode(natural_image(120, 90, 4), quality=90, exif=b"Exif\x00\x00MM\x00*garbage")
+    row = profile_bytes(data)
+    assert row["status"] == "ok", row["reason"]
+    assert (row["orientation"], row["exif_datetime"]) == (1, None)

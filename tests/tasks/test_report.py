@@ -166,3 +166,13 @@ def test_charts_on_empty_and_quarantined_only_tables(profiled: pd.DataFrame) -> 
     charts = render_charts(only_bad, None, flag_thresholds(profiled))
     assert set(charts) == {"file_size.png", "formats.png"}
     assert headline(only_bad, None, [])["quarantined"] == 1
+
+
+def test_report_on_an_empty_source(tmp_path: Path) -> None:
+    empty = flag_images(
+        profile_images(pd.DataFrame(columns=["key", "uri", "bytes", "etag"]), Store())
+    )
+    files = write_report(empty, None, [], str(tmp_path), Store())
+    assert files.chart_uris == {}
+    assert files.counts["images"] == 0
+    assert "No image decodes" in Path(files.html_uri).read_text()
