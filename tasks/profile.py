@@ -231,6 +231,18 @@ def perceptual_hash(gray: Image.Image) -> str:
     return f"{int(''.join('1' if b else '0' for b in bits), 2):016x}"
 
 
+def _sharpness(gray: np.ndarray, laplacian: np.ndarray) -> float:
+    """Laplacian variance per unit of intensity variance (x100) on the fixed-size frame.
+
+    Normalising by the frame's own variance keeps a darkened or hazy but focused image
+    from reading as blurry; a flat frame has no edges and scores 0.
+    """
+    variance = float(gray.var()) if gray.size else 0.0
+    if not laplacian.size or variance < 1.0:
+        return 0.0
+    return 100.0 * float(laplacian.var()) / variance
+
+
 def _metrics(decoded: Image.Image) -> dict[str, Any]:
     """Exposure, contrast, sharpness, entropy, grayscale and pHash of one decoded frame."""
     gray_image = _analysis_gray(decoded)
@@ -247,7 +259,7 @@ def _metrics(decoded: Image.Image) -> dict[str, Any]:
         "contrast": float(np.sqrt(max(histogram @ (levels - brightness) ** 2, 0.0))),
         "clip_dark": float(histogram[0]),
         "clip_bright": float(histogram[255]),
-        "sharpness": float(laplacian.var()) if laplacian.size else 0.0,
+        "sharpness": _sharpness(gray, laplacian),
         "entropy": float(-(nonzero * np.log2(nonzero)).sum()),
         "is_grayscale": _looks_grayscale(decoded),
         "phash": perceptual_hash(gray_image),
@@ -384,6 +396,7 @@ FLAG_NAMES = (
 DEFAULT_NEAR_DUP_DISTANCE = 6  # bits of 64; recompressed or resized copies stay within ~4
 OUTLIER_Z = 4.0  # robust z-score (median / 1.4826 MAD) beyond which a value is an outlier
 CLIP_SHARE = 0.35  # share of pixels at 0 (or 255) that makes an image dark (overexposed)
+LOW_CONTRAST = 5.0  # intensity std below which a frame is flat: low information, not blurry
 MIN_SIDE_PX = 32
 MAX_ASPECT = 5.0
 
@@ -413,9 +426,9 @@ def flag_thresholds(images: pd.DataFrame) -> dict[str, float]:
     return {
         "dark_brightness": float(np.clip(bright_med - OUTLIER_Z * bright_sigma, 25, 60)),
         "overexposed_brightness": float(np.clip(bright_med + OUTLIER_Z * bright_sigma, 195, 230)),
-        "blurry_sharpness": float(max(10.0, min(blur_relative, 10**sharp_med / 4))),
+        "blurry_sharpness": float(max(2.0, min(blur_relative, 10**sharp_med / 4))),
         "low_information_entropy": float(
-            np.clip(entropy_med - OUTLIER_Z * entropy_sigma, 3.0, 5.0)
+            np.clip(entropy_med - OUTLIER_Z * entropy_sigma, 3.0, 4.0)
         ),
         "odd_size_log2_area": float(max(2.0, OUTLIER_Z * area_sigma)),
         "odd_size_median_log2_area": area_med,
@@ -438,9 +451,14 @@ def _quality_flags(images: pd.DataFrame, limits: dict[str, float]) -> dict[str, 
             (images["brightness"] > limits["overexposed_brightness"])
             | (images["clip_bright"] > CLIP_SHARE)
         ),
-        "blurry": ok & (images["sharpness"] < limits["blurry_sharpness"]),
+        "blurry": ok
+        & (images["sharpness"] < limits["blurry_sharpness"])
+        & (images["contrast"] >= LOW_CONTRAST),
         "low_information": ok
-        & ((images["entropy"] < limits["low_information_entropy"]) | (images["contrast"] < 5)),
+        & (
+            (images["entropy"] < limits["low_information_entropy"])
+            | (images["contrast"] < LOW_CONTRAST)
+        ),
         "odd_size": ok
         & (
             ((log_area - limits["odd_size_median_log2_area"]).abs() > limits["odd_size_log2_area"])

@@ -161,6 +161,13 @@ def test_each_defect_is_flagged(defect_set: pd.DataFrame, key: str, flag: str) -
     assert flag in flags_of(defect_set, key)
 
 
+@pytest.mark.parametrize(
+    ("key", "flag"), [("dark/dark.jpg", "blurry"), ("flat/flat.png", "blurry")]
+)
+def test_exposure_and_flatness_are_not_blur(defect_set: pd.DataFrame, key: str, flag: str) -> None:
+    assert flag not in flags_of(defect_set, key)
+
+
 def test_sharpness_falls_with_blur_radius(defect_set: pd.DataFrame) -> None:
     sharpness = [
         defect_set.loc[k, "sharpness"]
