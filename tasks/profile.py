@@ -293,12 +293,18 @@ def profile_bytes(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[str
 
 
 def _profile_uri(uri: str, store: Store, max_pixels: int) -> dict[str, Any]:
+    """Profile one stored image. A vanished object is quarantined; any other read error
+    (network, permissions, throttling) raises, so the task retries and caches nothing."""
     from botocore.exceptions import ClientError
 
     try:
         data = store.read_bytes(uri)
-    except (OSError, ClientError) as error:
-        return _empty_profile() | {"status": STATUS_QUARANTINED, "reason": f"unreadable: {error}"}
+    except FileNotFoundError as error:
+        return _empty_profile() | {"status": STATUS_QUARANTINED, "reason": f"vanished: {error}"}
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
+            raise
+        return _empty_profile() | {"status": STATUS_QUARANTINED, "reason": f"vanished: {error}"}
     return profile_bytes(data, max_pixels)
 
 

@@ -361,6 +361,24 @@ def test_profile_reads_from_s3(s3: object) -> None:
     assert (profiled.loc[0, "width"], profiled.loc[0, "height"]) == (120, 90)
 
 
+def test_vanished_objects_are_quarantined_other_errors_raise(s3: object, tmp_path: Path) -> None:
+    table = pd.DataFrame(
+        {
+            "key": ["gone.jpg", "local.jpg"],
+            "uri": ["s3://bucket/raw/gone.jpg", str(tmp_path / "local.jpg")],
+            "bytes": [1, 1],
+            "etag": ["e", "e"],
+        }
+    )
+    profiled = profile_images(table, Store().use_client(s3))
+    assert profiled["status"].tolist() == ["quarantined", "quarantined"]
+    assert profiled["reason"].str.startswith("vanished").all()
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError):  # no such bucket: configuration, not data
+        profile_images(table.assign(uri="s3://missing-bucket/x.jpg"), Store().use_client(s3))
+
+
 @pytest.mark.realdata
 def test_realdata_nothing_clean_is_corrupt(realdata: Path) -> None:
     store = Store()
