@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from expectations.frames import DatasetFrames
 from expectations.rules import SHOW_NONE, SHOW_VALUE, SHOW_WHERE
 
@@ -112,9 +115,11 @@ def _jsonable(value: Any) -> Any:
     """GX results hold numpy scalars and pandas NA: make them plain JSON values."""
 
     def default(obj: Any) -> Any:
-        if hasattr(obj, "item"):
+        if isinstance(obj, np.ndarray):
+            return obj.tolist()
+        if isinstance(obj, np.generic):
             return obj.item()
-        if obj is None or obj != obj:  # pd.NA / NaN
+        if obj is None or pd.isna(obj):
             return None
         return str(obj)
 
@@ -185,7 +190,9 @@ def _statistics(frames: DatasetFrames, limits: Thresholds) -> dict[str, Any]:
             "images": int(row.images),
             "instances": int(row.instances),
             "background_images": int(row.background_images),
-            "class_instances": dict(zip(counts["class_name"], map(int, counts["instances"]))),
+            "class_instances": dict(
+                zip(counts["class_name"], map(int, counts["instances"]), strict=True)
+            ),
         }
     totals = frames.class_counts.groupby("class_name", sort=False)["instances"].sum()
     return {
