@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
+from great_expectations.expectations.row_conditions import Column
 
 from expectations.rules import SHOW_WHERE, expect, param
 
@@ -18,8 +19,7 @@ def build_counts_suite() -> gx.ExpectationSuite:
                 f"min-{split}-images",
                 f"the {split} split needs at least {{min_{split}}} images",
                 min_value=param(f"min_{split}"),
-                row_condition=f'split=="{split}"',
-                condition_parser="pandas",
+                row_condition=Column("split") == split,
             )
             for split in ("train", "val")
         ],

@@ -93,6 +93,7 @@ class _Facts:
     probes: dict[str, ImageProbe]
     notes: list[str] = field(default_factory=list)
     image_sha256_verified: bool = False
+    val_aliased: bool = False
 
 
 # -- helpers over paths ----------------------------------------------------------------
@@ -126,8 +127,8 @@ def _parse_yaml(text: str | None) -> tuple[dict[str, Any], list[str] | None, str
 
 
 def _parse_info(text: str | None) -> tuple[dict[str, Any] | None, str | None]:
-    if text is None:
-        return None, "dataset_info.json is missing: the dataset is incomplete"
+    if text is None:  # the layout suite reports a missing file
+        return None, None
     try:
         info = json.loads(text)
     except json.JSONDecodeError as error:
@@ -405,9 +406,30 @@ def _splits_present(images: pd.DataFrame, label_paths: list[str]) -> list[str]:
     return ordered + sorted(s for s in found if s and s not in ordered)
 
 
+def _alias_info_paths(info: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An older producer's file list names ``validation/...``: read it as ``val/...``."""
+    if info is None:
+        return None
+    prefix = f"{VAL_ALIAS}/"
+
+    def rename(entry: Any, key: str) -> Any:
+        if isinstance(entry, dict) and str(entry.get(key, "")).startswith(prefix):
+            return {**entry, key: f"{VAL}/" + entry[key][len(prefix) :]}
+        return entry
+
+    files = [rename(e, "path") for e in info.get("files") or []]
+    images = [rename(e, "file") for e in info.get("images") or []]
+    return {**info, "files": files, "images": images}
+
+
 def _frames_from_facts(facts: _Facts, imgsz: int) -> DatasetFrames:
     doc, names, yaml_error = _parse_yaml(facts.yaml_text)
     info, info_error = _parse_info(facts.info_text)
+    dataset = _dataset_frame(
+        facts, doc=doc, names=names, yaml_error=yaml_error, info=info, info_error=info_error
+    )
+    if facts.val_aliased:
+        info = _alias_info_paths(info)
     images = _images_frame(facts, info)
     label_paths = sorted(facts.label_texts)
     pairs = _pairs_frame(images, label_paths)
@@ -417,9 +439,7 @@ def _frames_from_facts(facts: _Facts, imgsz: int) -> DatasetFrames:
     return DatasetFrames(
         kind=facts.kind,
         uri=facts.uri,
-        dataset=_dataset_frame(
-            facts, doc=doc, names=names, yaml_error=yaml_error, info=info, info_error=info_error
-        ),
+        dataset=dataset,
         names=_names_frame(names),
         files=_files_frame(facts, info),
         pairs=pairs,
@@ -535,7 +555,8 @@ def frames_from_dataset(
         labels,
         probes,
         notes,
-        full_images,
+        image_sha256_verified=full_images,
+        val_aliased=bool(notes),
     )
     log.info("read %s: %d images, %d label files", root, len(image_paths), len(labels))
     return _frames_from_facts(facts, imgsz)

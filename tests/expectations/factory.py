@@ -93,3 +93,12 @@ def finish_dataset(store: Store, root: str, **info_fields: Any) -> dict[str, Any
     info.update(info_fields)
     store.write_text(join(root, DATASET_INFO), dataset_info_text(info))
     return info
+
+
+def failed_rules(report: Any) -> list[str]:
+    """The rule names of a report's failures (each sentence starts ``rule: ...``)."""
+    return [failure.split(":", 1)[0] for failure in report.failures]
+
+
+def warned_rules(report: Any) -> list[str]:
+    return [warning.split(":", 1)[0] for warning in report.warnings]
