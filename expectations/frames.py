@@ -256,7 +256,10 @@ def _images_frame(facts: _Facts, info: dict | None) -> pd.DataFrame:
             }
         )
     columns = ["where", "path", "split", "stem", "format", "width", "height", "decodes", "group"]
-    frame = pd.DataFrame(rows, columns=columns).astype({"width": "Int64", "height": "Int64"})
+    text_columns = dict.fromkeys(["where", "path", "split", "stem", "format", "group"], object)
+    frame = pd.DataFrame(rows, columns=columns).astype(
+        {**text_columns, "width": "Int64", "height": "Int64", "decodes": bool}
+    )
     return frame.assign(min_side_px=frame[["width", "height"]].min(axis=1, skipna=False))
 
 
@@ -268,6 +271,7 @@ def _pairs_frame(images: pd.DataFrame, label_paths: list[str]) -> pd.DataFrame:
             "stem": [_stem(p) for p in label_paths],
         },
         columns=["label_path", "split", "stem"],
+        dtype=object,
     )
     imgs = images[["path", "split", "stem"]].rename(columns={"path": "image_path"})
     pairs = imgs.merge(labels, on=["split", "stem"], how="outer", indicator=True)
@@ -314,7 +318,8 @@ def _label_lines_frame(
 ) -> pd.DataFrame:
     lines = _parse_label_texts(facts.label_texts)
     lines = lines.assign(
-        split=[_split_kind(f)[0] for f in lines["file"]], stem=[_stem(f) for f in lines["file"]]
+        split=pd.Series([_split_kind(f)[0] for f in lines["file"]], dtype=object),
+        stem=pd.Series([_stem(f) for f in lines["file"]], dtype=object),
     )
     sizes = images[["split", "stem", "width", "height"]].drop_duplicates(["split", "stem"])
     sizes = sizes.rename(columns={"width": "image_width", "height": "image_height"})
