@@ -191,6 +191,7 @@ def _names_frame(names: list[str] | None) -> pd.DataFrame:
 
 def _files_frame(facts: _Facts, info: dict | None) -> pd.DataFrame:
     expected = {}
+    has_list = info is not None  # without dataset_info.json there is no list to compare
     for entry in (info or {}).get("files") or []:
         if isinstance(entry, dict) and "path" in entry:
             expected[str(entry["path"])] = (entry.get("bytes"), entry.get("sha256"))
@@ -201,7 +202,7 @@ def _files_frame(facts: _Facts, info: dict | None) -> pd.DataFrame:
         rows.append(
             {
                 "where": path,
-                "listed": path in expected,
+                "listed": path in expected if has_list else None,
                 "present": path in facts.files,
                 "expected_bytes": exp_bytes,
                 "actual_bytes": act_bytes,

@@ -196,11 +196,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all", action="store_true", help="also list incomplete prefixes")
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
     args = parser.parse_args(argv)
+    # the plain function: a local Prefect run would first start a temporary server
     try:
-        found = discover_datasets(args.root, include_incomplete=args.all)
+        summaries = list_datasets(args.root, Store(), include_incomplete=args.all)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    found = [summary.as_dict() for summary in summaries]
     complete = [s for s in found if s["complete"]]
     incomplete = [s for s in found if not s["complete"]]
     if args.json:

@@ -21,6 +21,7 @@ from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NONE
+from prefect.states import Failed
 
 from tasks.storage import Store
 
@@ -65,6 +66,23 @@ read_frames_task = task(
 check_frames_task = task(name="check-dataset", cache_policy=NONE)(check_frames)
 
 
+def validate_uri(
+    dataset_uri: str,
+    store: Store,
+    *,
+    deep: bool = False,
+    docs_dir: str | None = None,
+    **limits: Any,
+) -> Any:
+    """Read and check a published dataset; the ``ValidationReport`` (no Prefect needed)."""
+    frames = read_frames(dataset_uri, store, deep=deep, imgsz=limits.get("imgsz", 640))
+    return check_frames(frames, limits, docs_dir)
+
+
+def _summary(dataset_uri: str, report: Any) -> dict[str, Any]:
+    return {"uri": dataset_uri, **report.as_dict()}
+
+
 @flow(name="validate-dataset", log_prints=True)
 def validate_dataset(
     dataset_uri: str,
@@ -75,10 +93,8 @@ def validate_dataset(
     imgsz: int = 640,
     deep: bool = False,
     docs_dir: str | None = None,
-) -> dict[str, Any]:
-    """Validate the dataset at ``dataset_uri``; raise ``DatasetInvalid`` when it is not."""
-    from expectations import require_valid
-
+) -> Any:
+    """Validate the dataset at ``dataset_uri``: its summary, or a Failed state holding it."""
     frames = read_frames_task(dataset_uri, Store(), deep=deep, imgsz=imgsz)
     limits = {
         "min_train": min_train,
@@ -87,8 +103,11 @@ def validate_dataset(
         "imgsz": imgsz,
     }
     report = check_frames_task(frames, limits, docs_dir)
-    require_valid(report)
-    return {"uri": dataset_uri, **report.as_dict()}
+    summary = _summary(dataset_uri, report)
+    if report.success:
+        return summary
+    failed = "; ".join(report.failures)
+    return Failed(message=f"{dataset_uri} is invalid: {failed}", data=summary)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -110,31 +129,38 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line runs the plain functions: a local Prefect run would first start a
+    temporary server (10-40 s); deployments run :func:`validate_dataset`."""
     args = _parser().parse_args(argv)
     if min(args.min_train, args.min_val, args.min_image_side, args.imgsz) < 0:
         print("error: minimums and --imgsz must not be negative", file=sys.stderr)
         return EXIT_USAGE
-    from expectations import DatasetInvalid
-
+    limits = {
+        "min_train": args.min_train,
+        "min_val": args.min_val,
+        "min_image_side": args.min_image_side,
+        "imgsz": args.imgsz,
+    }
     try:
-        summary = validate_dataset(**vars(args))
-    except FileNotFoundError as error:
+        report = validate_uri(
+            args.dataset_uri, Store(), deep=args.deep, docs_dir=args.docs_dir, **limits
+        )
+    except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except DatasetInvalid as invalid:
-        report = invalid.report
+    if not report.success:
         print(f"INVALID {args.dataset_uri}: {len(report.failures)} rule(s) failed")
         for line in report.failures:
             print(line)
-        for line in report.warnings:
-            print(f"warning: {line}")
-        return EXIT_INVALID
-    splits = summary["statistics"]["splits"]
-    counts = ", ".join(f"{name} {split['images']} images" for name, split in splits.items())
-    for line in summary["warnings"]:
+    for line in report.warnings:
         print(f"warning: {line}")
-    print(f"VALID {args.dataset_uri}: {counts}")
-    return EXIT_VALID
+    if report.success:
+        splits = report.statistics["splits"]
+        counts = ", ".join(f"{name} {split['images']} images" for name, split in splits.items())
+        print(f"VALID {args.dataset_uri}: {counts}")
+    if "data_docs" in report.statistics:
+        print(f"Data Docs: {report.statistics['data_docs']}")
+    return EXIT_VALID if report.success else EXIT_INVALID
 
 
 if __name__ == "__main__":
