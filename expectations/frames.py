@@ -17,6 +17,7 @@ Every frame has a ``where`` column (file, or ``file:line``) that failure sentenc
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -99,6 +100,7 @@ class _Facts:
 # -- helpers over paths ----------------------------------------------------------------
 
 
+@functools.cache
 def _split_kind(path: str) -> tuple[str | None, str]:
     """``train/images/a.jpg`` -> ("train", "image"); other files -> (None, "other")."""
     parts = path.split("/")
@@ -109,6 +111,7 @@ def _split_kind(path: str) -> tuple[str | None, str]:
     return None, "other"
 
 
+@functools.cache
 def _stem(path: str) -> str:
     return path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
 
@@ -190,26 +193,32 @@ def _names_frame(names: list[str] | None) -> pd.DataFrame:
 
 
 def _files_frame(facts: _Facts, info: dict | None) -> pd.DataFrame:
-    expected = {}
-    has_list = info is not None  # without dataset_info.json there is no list to compare
-    for entry in (info or {}).get("files") or []:
-        if isinstance(entry, dict) and "path" in entry:
-            expected[str(entry["path"])] = (entry.get("bytes"), entry.get("sha256"))
-    rows = []
-    for path in sorted(set(expected) | (set(facts.files) - {DATASET_INFO})):
-        exp_bytes, exp_sha = expected.get(path, (None, None))
-        act_bytes, act_sha = facts.files.get(path, (None, None))
-        rows.append(
-            {
-                "where": path,
-                "listed": path in expected if has_list else None,
-                "present": path in facts.files,
-                "expected_bytes": exp_bytes,
-                "actual_bytes": act_bytes,
-                "expected_sha256": exp_sha,
-                "actual_sha256": act_sha,
-            }
-        )
+    """Listed (dataset_info.json) vs present files; sizes as float so junk becomes NaN."""
+    entries = [e for e in (info or {}).get("files") or [] if isinstance(e, dict) and "path" in e]
+    expected = pd.DataFrame(
+        {
+            "where": pd.Series([str(e["path"]) for e in entries], dtype=object),
+            "expected_bytes": pd.to_numeric(
+                pd.Series([e.get("bytes") for e in entries], dtype=object), errors="coerce"
+            ).astype("float64"),
+            "expected_sha256": pd.Series([e.get("sha256") for e in entries], dtype=object),
+        }
+    ).drop_duplicates("where")
+    present = {p: v for p, v in facts.files.items() if p != DATASET_INFO}
+    actual = pd.DataFrame(
+        {
+            "where": pd.Series(list(present), dtype=object),
+            "actual_bytes": pd.Series([v[0] for v in present.values()], dtype="float64"),
+            "actual_sha256": pd.Series([v[1] for v in present.values()], dtype=object),
+        }
+    )
+    frame = expected.merge(actual, on="where", how="outer", indicator=True, sort=True)
+    listed = frame["_merge"] != "right_only"
+    frame = frame.assign(
+        # without dataset_info.json there is no list to compare against
+        listed=listed.astype(object) if info is not None else None,
+        present=frame["_merge"] != "left_only",
+    )
     columns = [
         "where",
         "listed",
@@ -219,15 +228,7 @@ def _files_frame(facts: _Facts, info: dict | None) -> pd.DataFrame:
         "expected_sha256",
         "actual_sha256",
     ]
-    frame = pd.DataFrame(rows, columns=columns)
-    return frame.astype(
-        {
-            "expected_bytes": "Int64",
-            "actual_bytes": "Int64",
-            "expected_sha256": object,
-            "actual_sha256": object,
-        }
-    )
+    return frame[columns].reset_index(drop=True)
 
 
 def _groups_by_file(info: dict | None) -> dict[str, str]:
@@ -314,6 +315,14 @@ def _parse_label_texts(label_texts: dict[str, str]) -> pd.DataFrame:
     )
 
 
+def _class_names(class_ids: np.ndarray, names: list[str]) -> np.ndarray:
+    """Name per class id; None where the id is not an integer within names."""
+    lookup = np.array([*names, None], dtype=object)
+    valid = np.isfinite(class_ids) & (class_ids >= 0) & (class_ids < len(names))
+    valid &= np.mod(np.where(valid, class_ids, 0), 1) == 0
+    return lookup[np.where(valid, class_ids, len(names)).astype(np.int64)]
+
+
 def _label_lines_frame(
     facts: _Facts, images: pd.DataFrame, names: list[str] | None, imgsz: int
 ) -> pd.DataFrame:
@@ -335,17 +344,14 @@ def _label_lines_frame(
         )
         * scale
     )
-    id_to_name = dict(enumerate(names or []))
-    class_name = lines["class_id"].map(
-        lambda c: id_to_name.get(int(c)) if np.isfinite(c) and float(c).is_integer() else None
-    )
+    class_name = _class_names(lines["class_id"].to_numpy(), names or [])
     return lines.assign(
         x_min=lines["x_center"] - half_w,
         x_max=lines["x_center"] + half_w,
         y_min=lines["y_center"] - half_h,
         y_max=lines["y_center"] + half_h,
         box_min_side_at_imgsz_px=side_px,
-        class_name=class_name.astype(object),
+        class_name=class_name,
     )
 
 
@@ -545,9 +551,12 @@ def frames_from_dataset(
     kinds = {path: _split_kind(path)[1] for path in listing}
     image_paths = [p for p, kind in kinds.items() if kind == "image"]
     text_paths = [p for p, kind in kinds.items() if kind != "image"]
-    with ThreadPoolExecutor(_IO_THREADS) as pool:
-        bodies = dict(zip(text_paths, pool.map(read, text_paths), strict=True))
-        probes = dict(pool.map(probe, image_paths))
+    # S3 reads wait on the network: threads overlap them. Local reads are short syscalls
+    # and Pillow's header parsing holds the GIL: a plain loop is faster there.
+    with ThreadPoolExecutor(_IO_THREADS if is_s3(root) else 1) as pool:
+        mapper = pool.map if is_s3(root) else map
+        bodies = dict(zip(text_paths, mapper(read, text_paths), strict=True))
+        probes = dict(mapper(probe, image_paths))
     texts = {p: body.decode("utf-8", errors="replace") for p, body in bodies.items()}
     files = {p: (len(b), hashlib.sha256(b).hexdigest()) for p, b in bodies.items()}
     files.update({p: (listing[p].size, probes[p].sha256) for p in image_paths})
