@@ -105,3 +105,28 @@ def test_probe_of_an_empty_file(tmp_path, store) -> None:
 
     assert not probe.decodes
     assert probe.error == "empty file"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "size", "kwargs"),
+    [
+        ("JPEG", (64, 48), {}),
+        ("JPEG", (33, 517), {"progressive": True}),
+        ("JPEG", (640, 480), {"exif": b"Exif\x00\x00" + b"\x00" * 5000}),
+        ("PNG", (17, 3), {}),
+    ],
+)
+def test_fast_header_agrees_with_pillow(fmt, size, kwargs) -> None:
+    import io
+
+    from PIL import Image
+
+    from expectations.probe import _fast_header
+
+    body = make_image_bytes(*size, fmt, **kwargs)
+    with Image.open(io.BytesIO(body)) as image:
+        expected = (image.format, *image.size)
+
+    assert _fast_header(body) == expected
+    assert _fast_header(body[:20]) is None or fmt == "PNG"
+    assert _fast_header(b"BM" + body[2:]) is None
