@@ -51,6 +51,8 @@ def normalize_uri(uri: str) -> str:
     """``file://`` and relative paths become absolute local paths; ``s3://`` is kept."""
     if is_s3(uri):
         return uri
+    if uri.startswith("/") and os.path.normpath(uri) == uri:
+        return uri  # already absolute and normal (every listed URI): skip pathlib's cost
     if uri.startswith("file://"):
         uri = unquote(urlparse(uri).path)
     if "://" in uri:
