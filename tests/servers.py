@@ -163,3 +163,29 @@ def start_moto_server(workdir: Path) -> ServerProcess:
         "moto server", command, url=url, health_url=f"{url}/moto-api/",
         log_path=workdir / "moto-server.log",
     )  # fmt: skip
+
+
+def drain_prefect_clients() -> None:
+    """Send this process's queued Prefect logs and events before a server goes away.
+
+    Without it the log worker retries against a stopped server at interpreter exit
+    ("Error logging to API") for about a minute. Same steps as ``prefect_test_harness``.
+    """
+    import inspect
+
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    async def drain() -> None:
+        try:
+            result = APILogWorker.instance().drain()
+            if inspect.isawaitable(result):
+                await result
+        except RuntimeError:  # the log worker never started
+            pass
+        result = EventsWorker.drain_all()
+        if inspect.isawaitable(result):
+            await result
+
+    run_coro_as_sync(drain())
