@@ -327,12 +327,14 @@ def _progress_artifact(job_name: str) -> Callable[[dict[str, Any]], None]:
 
 
 def wait_with_progress(
-    client: Any, job_name: str, timeout_s: float, max_delay_s: float
+    client: Any, job_name: str, timeout_s: float, initial_delay_s: float, max_delay_s: float = 600.0
 ) -> dict[str, Any]:
+    """:func:`wait_for_job` reporting to a Prefect progress artifact and the run log."""
     return wait_for_job(
         client,
         job_name,
         timeout_s=timeout_s,
+        initial_delay_s=initial_delay_s,
         max_delay_s=max_delay_s,
         on_progress=_progress_artifact(job_name),
     )

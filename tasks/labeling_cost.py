@@ -48,9 +48,14 @@ def is_public_workteam(workteam_arn: str) -> bool:
     return _PUBLIC_WORKTEAM_MARKER in workteam_arn
 
 
-def check_task_price(price_usd: Decimal | str | float) -> Decimal:
+def check_task_price(price_usd: Decimal | str | float | None) -> Decimal:
     """Return the price as a Decimal if AWS allows it for bounding-box tasks, else raise."""
-    price = Decimal(str(price_usd))
+    if price_usd is None:
+        raise ValueError("a public (Mechanical Turk) workforce needs --price-usd")
+    try:
+        price = Decimal(str(price_usd))
+    except ArithmeticError:
+        raise ValueError(f"--price-usd must be a number, got {price_usd!r}") from None
     if price not in BOUNDING_BOX_TASK_PRICES_USD:
         allowed = ", ".join(f"{p}" for p in BOUNDING_BOX_TASK_PRICES_USD)
         raise ValueError(
@@ -102,8 +107,6 @@ def estimate_cost(
             f"workers per object must be 1..{MAX_WORKERS_PER_OBJECT}, got {workers_per_object}"
         )
     public = is_public_workteam(workteam_arn)
-    if public and task_price_usd is None:
-        raise ValueError("a public (Mechanical Turk) workforce needs --price-usd")
     if not public and task_price_usd is not None:
         log.info(
             "private workforce: --price-usd %s is not paid through AWS, ignored", task_price_usd

@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from tasks.labeling_cost import usd_amount
+from tasks.labeling_cost import check_task_price, is_public_workteam, usd_amount
 from tasks.storage import Store, is_s3, join
 from tasks.tables import STATUS_QUARANTINED
 
@@ -200,7 +200,7 @@ class JobSettings:
     workteam_arn: str
     region: str
     workers_per_object: int = 1
-    task_price_usd: Any = None  # Decimal for public workforces, None for private teams
+    task_price_usd: Any = None  # per worker per object; public workforces only
     task_title: str = "Draw boxes around objects in drone images"
     task_description: str = "Draw a tight box around every object of the listed classes."
     task_keywords: tuple[str, ...] = ("image", "bounding box", "drone", "object detection")
@@ -239,8 +239,9 @@ def build_request(
         "MaxConcurrentTaskCount": settings.max_concurrent_task_count,
         "AnnotationConsolidationConfig": {"AnnotationConsolidationLambdaArn": acs_arn},
     }
-    if settings.task_price_usd is not None:
-        human["PublicWorkforceTaskPrice"] = {"AmountInUsd": usd_amount(settings.task_price_usd)}
+    if is_public_workteam(settings.workteam_arn):  # private teams are not paid per task
+        price = check_task_price(settings.task_price_usd)
+        human["PublicWorkforceTaskPrice"] = {"AmountInUsd": usd_amount(price)}
     output: dict[str, Any] = {"S3OutputPath": join(folder, OUTPUT_FOLDER) + "/"}
     if settings.kms_key_id:
         output["KmsKeyId"] = settings.kms_key_id

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -25,7 +26,6 @@ from tasks.labeling_cost import (
     estimate_cost,
 )
 from tasks.labeling_job import (
-    JOB_FILE,
     JobSettings,
     build_request,
     categories_text,
@@ -33,6 +33,8 @@ from tasks.labeling_job import (
     check_job_name,
     derive_job_name,
     job_files,
+    labeled_source_refs,
+    lambda_arns,
     manifest_text,
     template_html,
 )
@@ -68,6 +70,32 @@ def default_job_prefix(source_uri: str) -> str:
         )
     bucket, _ = split_s3(source_uri)
     return f"s3://{bucket}/labeling"
+
+
+_ROLE_ARN_RE = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$")
+_WORKTEAM_ARN_RE = re.compile(r"^arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:workteam/.+$")
+
+
+def check_settings(settings: JobSettings, budget_usd: Decimal | str | float) -> None:
+    """Refuse a bad configuration before anything is listed, read or written."""
+    if not _ROLE_ARN_RE.match(settings.role_arn or ""):
+        raise ValueError(f"--role-arn must be an IAM role ARN, got {settings.role_arn!r}")
+    if not _WORKTEAM_ARN_RE.match(settings.workteam_arn or ""):
+        raise ValueError(
+            f"--workteam-arn must be a SageMaker workteam ARN, got {settings.workteam_arn!r}"
+        )
+    lambda_arns(settings.region)
+    estimate_cost(1, settings.workers_per_object, settings.workteam_arn, settings.task_price_usd)
+    if Decimal(str(budget_usd)) <= 0:
+        raise ValueError(f"--budget-usd must be positive, got {budget_usd}")
+
+
+def skipped_refs(manifest_uris: list[str], store: Store) -> set[str]:
+    """``source-ref``s already in these manifests: images not to label again."""
+    refs: set[str] = set()
+    for uri in manifest_uris:
+        refs |= labeled_source_refs(store.read_text(uri))
+    return refs
 
 
 def _source_refs(images: pd.DataFrame, folder_uri: str) -> tuple[list[str], list[tuple[str, str]]]:
@@ -144,18 +172,6 @@ def plan_new_job(
     }
     files = job_files(manifest_text(refs), categories_text(classes), template, request, record)
     return LabelingPlan(name, folder, files, request, estimate, decision, table, staged)
-
-
-def read_job_record(description: dict[str, Any], store: Store) -> dict[str, Any]:
-    """droneprep's ``job.json`` next to the job's input manifest."""
-    manifest = description["InputConfig"]["DataSource"]["S3DataSource"]["ManifestS3Uri"]
-    uri = manifest.rsplit("/", 1)[0] + "/" + JOB_FILE
-    if not store.exists(uri):
-        raise ValueError(
-            f"labeling job {description['LabelingJobName']} was not made by droneprep "
-            f"(no {uri}); pass --source and --classes"
-        )
-    return json.loads(store.read_text(uri))
 
 
 def plan_adjustment_job(
