@@ -67,7 +67,7 @@ def describe_response(
         "LastModifiedTime": now,
         "JobReferenceCode": "abc",
         "LabelingJobName": request["LabelingJobName"],
-        "LabelingJobArn": ARN,
+        "LabelingJobArn": ARN.replace("job-1", request["LabelingJobName"]),
         "LabelAttributeName": request["LabelAttributeName"],
         "InputConfig": request["InputConfig"],
         "OutputConfig": request["OutputConfig"],
