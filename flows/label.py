@@ -3,7 +3,7 @@
     python -m flows.label --source s3://BUCKET/raw-data/ --classes vehicle,person \\
         --role-arn arn:aws:iam::ACCT:role/R --workteam-arn arn:aws:sagemaker:...:workteam/... \\
         --budget-usd 100 [--workers-per-object 1] [--price-usd 0.036] [--dry-run] [--wait]
-    python -m flows.label --job-name NAME --wait          # follow an existing job
+    python -m flows.label --job-name NAME [--wait]        # status of a job, or follow it
     python -m flows.label --chain-from NAME ...           # adjustment job on NAME's output
 
 Exit status: 0 done (or submitted), 1 the job failed or is still running at the timeout,
@@ -27,6 +27,7 @@ from tasks.groundtruth import (
     LabelingJobFailedError,
     LabelingJobTimeoutError,
     describe_job_task,
+    job_status_task,
     submit_job_task,
     wait_for_job_task,
 )
@@ -145,7 +146,9 @@ def label_with_ground_truth(
     """Plan, estimate, submit (or dry-run) a bounding-box job; optionally wait and convert."""
     store = Store(region_name=region)
     client = groundtruth.sagemaker_client(region)
-    if job_name and not (source or chain_from):  # follow an existing job
+    if job_name and not (source or chain_from):  # an existing job: its status, or follow it
+        if not wait:
+            return job_status_task(client, job_name)
         return _finish(
             client, job_name, store, dest=dest, timeout_s=timeout_s, poll_s=poll_initial_delay_s
         )
@@ -270,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(summary["statistics"], indent=2))
     if "job_arn" in summary:
         print(f"labeling job {summary['job_name']}: {summary['job_arn']}")
+    if "progress" in summary:
+        print(summary["progress"])
     last = summary.get("dry_run_folder") or summary.get("dataset_uri")
     last = last or summary.get("output_manifest_uri") or summary.get("job_name")
     print(last)

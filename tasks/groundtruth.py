@@ -234,6 +234,20 @@ def stop_job(client: Any, job_name: str) -> None:
     log.info("stop requested for labeling job %s", job_name)
 
 
+def job_status(client: Any, job_name: str) -> dict[str, Any]:
+    """Name, ARN, status, counters and progress line of an existing job."""
+    description = describe_job(client, job_name)
+    if description is None:
+        raise ValueError(f"no labeling job named {job_name!r}")
+    return {
+        "job_name": job_name,
+        "job_arn": description["LabelingJobArn"],
+        "status": description["LabelingJobStatus"],
+        "label_counters": description.get("LabelCounters", {}),
+        "progress": progress_line(description),
+    }
+
+
 def output_manifest_uri(description: dict[str, Any]) -> str:
     """``LabelingJobOutput.OutputDatasetS3Uri`` of a finished job."""
     output = description.get("LabelingJobOutput") or {}
@@ -346,6 +360,9 @@ submit_job_task = task(
 describe_job_task = task(
     name="describe-labeling-job", retries=3, retry_delay_seconds=[5, 30, 120], cache_policy=NONE
 )(describe_job)
+job_status_task = task(
+    name="labeling-job-status", retries=3, retry_delay_seconds=[5, 30, 120], cache_policy=NONE
+)(job_status)
 wait_for_job_task = task(name="wait-for-labeling-job", cache_policy=NONE)(wait_with_progress)
 list_jobs_task = task(
     name="list-labeling-jobs", retries=3, retry_delay_seconds=[5, 30, 120], cache_policy=NONE

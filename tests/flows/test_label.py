@@ -434,3 +434,27 @@ def test_chain_from_plans_an_adjustment_job(
     )
     record = json.loads((folder / "job.json").read_text())
     assert (record["chained_from"], record["source_uri"]) == (first, "s3://bucket/raw-data/")
+
+
+def test_job_name_alone_reports_status(sagemaker: Stubber, capsys: Any) -> None:
+    from tests.tasks.test_groundtruth import make_request
+
+    request = make_request("job-7")
+    sagemaker.add_response(
+        "describe_labeling_job",
+        describe_response(request, "InProgress", labeled=1, unlabeled=3),
+        {"LabelingJobName": "job-7"},
+    )
+    assert main(["--job-name", "job-7"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "job-7: InProgress 1/4 (25%)" in out[-2]
+    assert out[-1] == "job-7"
+
+
+def test_job_name_wait_on_a_failed_job_exits_1(sagemaker: Stubber, capsys: Any) -> None:
+    from tests.tasks.test_groundtruth import make_request
+
+    failed = describe_response(make_request("job-8"), "Failed", failure="AccessDenied on s3://x")
+    sagemaker.add_response("describe_labeling_job", failed, {"LabelingJobName": "job-8"})
+    assert main(["--job-name", "job-8", "--wait"]) == 1
+    assert "job-8 failed: AccessDenied on s3://x" in capsys.readouterr().err

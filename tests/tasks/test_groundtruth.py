@@ -18,6 +18,7 @@ from tasks.groundtruth import (
     LabelingJobFailedError,
     LabelingJobTimeoutError,
     backoff_delays,
+    job_status,
     label_statistics,
     list_jobs,
     output_manifest_uri,
@@ -299,6 +300,19 @@ def test_stop_job(sagemaker: tuple[Any, Stubber]) -> None:
     client, stubber = sagemaker
     stubber.add_response("stop_labeling_job", {}, {"LabelingJobName": "job-1"})
     stop_job(client, "job-1")
+
+
+def test_job_status(sagemaker: tuple[Any, Stubber]) -> None:
+    client, stubber = sagemaker
+    stubber.add_response("describe_labeling_job", describe_response(make_request(), "InProgress"))
+    stubber.add_client_error("describe_labeling_job", "ResourceNotFound")
+    status = job_status(client, "job-1")
+    assert (status["job_arn"], status["status"]) == (ARN, "InProgress")
+    assert status["progress"] == (
+        "job-1: InProgress 0/4 (0%) human 0, machine 0, failed 0, unlabeled 4"
+    )
+    with pytest.raises(ValueError, match="no labeling job named 'job-1'"):
+        job_status(client, "job-1")
 
 
 def test_output_manifest_missing_is_an_error() -> None:
