@@ -458,3 +458,51 @@ def test_job_name_wait_on_a_failed_job_exits_1(sagemaker: Stubber, capsys: Any) 
     sagemaker.add_response("describe_labeling_job", failed, {"LabelingJobName": "job-8"})
     assert main(["--job-name", "job-8", "--wait"]) == 1
     assert "job-8 failed: AccessDenied on s3://x" in capsys.readouterr().err
+
+
+def test_poll_flow_converts_finished_jobs_once(
+    s3: Any, sagemaker: Stubber, image_bytes: Callable[..., bytes], tmp_path: Path
+) -> None:
+    """The scheduled poll-labeling-jobs flow; runs once flows.prepare is on main."""
+    pytest.importorskip(
+        "flows.prepare", reason="flows.prepare (the lead's) is not on this branch yet"
+    )
+    from flows.label import poll_labeling_jobs
+
+    summary, request, _ = _submit_and_complete(s3, sagemaker, image_bytes, tmp_path)
+    name = request["LabelingJobName"]
+    completed = describe_response(
+        request, "Completed", labeled=3, unlabeled=0, output=summary["output_manifest_uri"]
+    )
+    listing = {"SortBy": "CreationTime", "SortOrder": "Descending"}
+    job = {
+        key: completed[key]
+        for key in (
+            "LabelingJobName",
+            "LabelingJobArn",
+            "CreationTime",
+            "LastModifiedTime",
+            "LabelingJobStatus",
+            "LabelCounters",
+        )
+    }
+    job |= {"WorkteamArn": PUBLIC, "PreHumanTaskLambdaArn": PRE_ARN}
+    for _ in range(2):  # the second poll finds the job converted
+        sagemaker.add_response(
+            "list_labeling_jobs",
+            {"LabelingJobSummaryList": [job]},
+            {**listing, "StatusEquals": "Completed"},
+        )
+        sagemaker.add_response("describe_labeling_job", completed, {"LabelingJobName": name})
+        if _ == 0:
+            sagemaker.add_response("describe_labeling_job", completed, {"LabelingJobName": name})
+        sagemaker.add_response(
+            "list_labeling_jobs",
+            {"LabelingJobSummaryList": []},
+            {**listing, "StatusEquals": "Stopped"},
+        )
+    dest = str(tmp_path / "datasets")
+    first = poll_labeling_jobs(dest=dest)
+    assert [r["job_name"] for r in first] == [name]
+    assert Path(first[0]["dataset_uri"], "dataset_info.json").is_file()
+    assert poll_labeling_jobs(dest=dest) == []
