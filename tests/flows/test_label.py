@@ -487,20 +487,24 @@ def test_poll_flow_converts_finished_jobs_once(
         )
     }
     job |= {"WorkteamArn": PUBLIC, "PreHumanTaskLambdaArn": PRE_ARN}
-    for _ in range(2):  # the second poll finds the job converted
+
+    def poll_calls(then_follow: bool) -> None:
         sagemaker.add_response(
             "list_labeling_jobs",
             {"LabelingJobSummaryList": [job]},
             {**listing, "StatusEquals": "Completed"},
         )
         sagemaker.add_response("describe_labeling_job", completed, {"LabelingJobName": name})
-        if _ == 0:
-            sagemaker.add_response("describe_labeling_job", completed, {"LabelingJobName": name})
         sagemaker.add_response(
             "list_labeling_jobs",
             {"LabelingJobSummaryList": []},
             {**listing, "StatusEquals": "Stopped"},
         )
+        if then_follow:  # the conversion describes the job once more
+            sagemaker.add_response("describe_labeling_job", completed, {"LabelingJobName": name})
+
+    poll_calls(then_follow=True)
+    poll_calls(then_follow=False)  # the second poll finds the job converted
     dest = str(tmp_path / "datasets")
     first = poll_labeling_jobs(dest=dest)
     assert [r["job_name"] for r in first] == [name]
