@@ -12,6 +12,7 @@ import itertools
 import json
 import logging
 import random
+import re
 import statistics
 import time
 from collections import Counter
@@ -317,6 +318,20 @@ def label_statistics(manifest_text: str, label_attribute: str) -> dict[str, Any]
         "boxes_per_class": dict(sorted(per_class.items())),
         "confidence": _confidence_summary(confidences),
     }
+
+
+def statistics_metrics(stats: dict[str, Any]) -> dict[str, float]:
+    """:func:`label_statistics` flattened to MLflow metric names (``gt_...``)."""
+    metrics = {
+        f"gt_{key}": float(stats[key])
+        for key in ("objects", "labeled_objects", "failed_objects", "boxes")
+    }
+    for name, count in stats["boxes_per_class"].items():
+        metrics["gt_boxes_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", name)] = float(count)
+    for key in ("min", "median", "mean", "max"):
+        if key in stats["confidence"]:
+            metrics[f"gt_confidence_{key}"] = float(stats["confidence"][key])
+    return metrics
 
 
 def _progress_artifact(job_name: str) -> Callable[[dict[str, Any]], None]:
