@@ -28,7 +28,6 @@ from tasks.groundtruth import (
     LabelingJobTimeoutError,
     describe_job_task,
     job_status_task,
-    submit_job_task,
     wait_for_job_task,
 )
 from tasks.labeling_cost import DEFAULT_PER_OBJECT_FEE_USD, BudgetExceededError
@@ -47,7 +46,7 @@ from tasks.labeling_results import (
     jobs_to_convert_task,
     mark_converted,
     read_job_record,
-    upload_plan_task,
+    submit_plan_task,
     write_dry_run,
 )
 from tasks.storage import Store
@@ -182,8 +181,7 @@ def label_with_ground_truth(
     if dry_run:
         summary["dry_run_folder"] = write_dry_run(plan, dry_run_root, store)
         return summary
-    upload_plan_task(plan, store)
-    submitted = submit_job_task(client, plan.request)
+    submitted = submit_plan_task(client, plan, store)
     summary.update(job_arn=submitted.job_arn, created=submitted.created)
     if wait:
         finished = _finish(

@@ -111,13 +111,21 @@ class Submitted:
     created: bool  # False: the job existed already (a resubmission)
 
 
-def submit_job(client: Any, request: dict[str, Any]) -> Submitted:
-    """Create the job unless a job of that name (made from the same request) exists."""
+def submit_job(
+    client: Any, request: dict[str, Any], before_create: Callable[[], object] | None = None
+) -> Submitted:
+    """Create the job unless a job of that name (made from the same request) exists.
+
+    ``before_create`` (the upload of the job's files) runs only when a job is created, so
+    a resubmission never rewrites the files of a job that is already running.
+    """
     from botocore.exceptions import ClientError
 
     name = request["LabelingJobName"]
     existing = describe_job(client, name)
     if existing is None:
+        if before_create is not None:
+            before_create()
         try:
             arn = client.create_labeling_job(**request)["LabelingJobArn"]
         except ClientError as error:
@@ -369,9 +377,6 @@ def wait_with_progress(
     )
 
 
-submit_job_task = task(
-    name="submit-labeling-job", retries=2, retry_delay_seconds=[10, 60], cache_policy=NONE
-)(submit_job)
 describe_job_task = task(
     name="describe-labeling-job", retries=3, retry_delay_seconds=[5, 30, 120], cache_policy=NONE
 )(describe_job)

@@ -19,11 +19,13 @@ from prefect.cache_policies import NONE
 
 from tasks.groundtruth import (
     FINISHED,
+    Submitted,
     describe_job,
     job_tags,
     label_statistics,
     list_jobs,
     output_manifest_uri,
+    submit_job,
 )
 from tasks.labeling_job import DRONEPREP_TAG, JOB_FILE, write_job_files
 from tasks.labeling_plan import LabelingPlan
@@ -65,6 +67,11 @@ def upload_plan(plan: LabelingPlan, store: Store) -> list[str]:
     if plan.staged:
         log.info("staged %d local images below %s", len(plan.staged), plan.folder_uri)
     return write_job_files(plan.files, plan.folder_uri, store)
+
+
+def submit_plan(client: Any, plan: LabelingPlan, store: Store) -> Submitted:
+    """Upload the plan's files and create its job; a job that exists is found, not touched."""
+    return submit_job(client, plan.request, before_create=lambda: upload_plan(plan, store))
 
 
 def job_result(description: dict[str, Any], store: Store) -> dict[str, Any]:
@@ -121,9 +128,9 @@ def jobs_to_convert(client: Any, store: Store) -> list[dict[str, Any]]:
     return pending
 
 
-upload_plan_task = task(
-    name="upload-labeling-job", retries=3, retry_delay_seconds=[2, 10, 30], cache_policy=NONE
-)(upload_plan)
+submit_plan_task = task(
+    name="submit-labeling-job", retries=2, retry_delay_seconds=[10, 60], cache_policy=NONE
+)(submit_plan)
 job_result_task = task(
     name="labeling-job-result", retries=3, retry_delay_seconds=[2, 10, 30], cache_policy=NONE
 )(job_result)

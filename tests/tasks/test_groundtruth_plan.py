@@ -121,3 +121,39 @@ def test_statistics_metrics_for_mlflow() -> None:
         "gt_confidence_mean": 0.5,
         "gt_confidence_max": 0.5,
     }
+
+
+def test_submit_plan_uploads_only_when_it_creates_the_job(
+    s3: Any, tmp_path: Path, image_bytes: Callable[..., bytes]
+) -> None:
+    import boto3
+    from botocore.stub import Stubber
+
+    from tasks.labeling_results import submit_plan
+    from tests.tasks.test_groundtruth import describe_response
+
+    images = _local_images(tmp_path / "raw", image_bytes)
+    plan = plan_new_job(
+        images,
+        source_uri=str(tmp_path / "raw"),
+        classes=["car"],
+        budget_usd=1,
+        settings=JobSettings(ROLE, PRIVATE, "us-east-1"),
+        job_prefix_uri="s3://bucket/labeling",
+    )
+    store = Store().use_client(s3)
+    manifest_uri = f"{plan.folder_uri}/manifest.jsonl"
+    client = boto3.client("sagemaker", region_name="us-east-1")
+    with Stubber(client) as stubber:
+        stubber.add_response("describe_labeling_job", describe_response(plan.request, "InProgress"))
+        assert submit_plan(client, plan, store).created is False
+        assert not store.exists(manifest_uri)  # a running job's files are never rewritten
+        stubber.add_client_error("describe_labeling_job", "ResourceNotFound")
+        stubber.add_response(
+            "create_labeling_job",
+            {"LabelingJobArn": "arn:aws:sagemaker:us-east-1:123456789012:labeling-job/x"},
+            plan.request,
+        )
+        assert submit_plan(client, plan, store).created is True
+        stubber.assert_no_pending_responses()
+    assert store.read_text(manifest_uri) == plan.files["manifest.jsonl"]
