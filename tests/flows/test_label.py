@@ -34,7 +34,7 @@ HOSTILE = 'tree "<oak>" & co'
 def prefect_harness() -> Iterator[None]:
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness():
+    with prefect_test_harness(server_startup_timeout=120):  # a new database on a busy machine
         yield
 
 
