@@ -4,6 +4,7 @@
         --role-arn arn:aws:iam::ACCT:role/R --workteam-arn arn:aws:sagemaker:...:workteam/... \\
         --budget-usd 100 [--workers-per-object 1] [--price-usd 0.036] [--dry-run] [--wait]
     python -m flows.label --job-name NAME [--wait]        # status of a job, or follow it
+    python -m flows.label --job-name NAME --stop          # stop it (Stopped output converts)
     python -m flows.label --chain-from NAME ...           # adjustment job on NAME's output
 
 Exit status: 0 done (or submitted), 1 the job failed or is still running at the timeout,
@@ -20,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from prefect import flow
+from prefect.artifacts import create_markdown_artifact
 from pydantic import BaseModel, Field, model_validator
 
 from flows.cli import EXIT_CONFIG, EXIT_INVALID, params_or_exit, quiet_environment, split_list
@@ -30,6 +32,7 @@ from tasks.groundtruth import (
     LabelingJobTimeoutError,
     describe_job_task,
     job_status_task,
+    stop_job_task,
     wait_for_job_task,
 )
 from tasks.labeling_cost import DEFAULT_PER_OBJECT_FEE_USD, BudgetExceededError
@@ -71,6 +74,7 @@ class LabelParams(BaseModel):
     per_object_fee_usd: str = Field(str(DEFAULT_PER_OBJECT_FEE_USD), description="GT fee.")
     dry_run: bool = Field(False, description="Write the job's files locally; submit nothing.")
     wait: bool = Field(False, description="Follow the job to its end, then convert.")
+    stop: bool = Field(False, description="Stop the job named by job_name.")
     job_name: str | None = Field(None, description="Job name (default: from the content).")
     strict_budget: bool = Field(False, description="Refuse, rather than cap, over budget.")
     chain_from: str | None = Field(None, description="Adjustment job on this job's output.")
@@ -101,6 +105,8 @@ class LabelParams(BaseModel):
     def _check(self) -> LabelParams:
         if self.job_name:
             check_job_name(self.job_name)
+        if self.stop and (self.new_job or not self.job_name):
+            raise ValueError("--stop needs --job-name (and no --source or --chain-from)")
         if not self.new_job:
             if not self.job_name:
                 raise ValueError("give --source (a new job), --chain-from JOB or --job-name")
@@ -220,7 +226,9 @@ def label_with_ground_truth(params: LabelParams) -> dict[str, Any]:
         "poll_s": params.poll_initial_delay_s,
         "prepare_options": params.prepare_options,
     }
-    if not params.new_job:  # an existing job: its status, or follow it to the end
+    if not params.new_job:  # an existing job: stop it, report its status, or follow it
+        if params.stop:
+            stop_job_task(client, params.job_name)
         if not params.wait:
             return job_status_task(client, params.job_name)
         return _finish(client, params.job_name, store, **follow)
@@ -237,6 +245,9 @@ def label_with_ground_truth(params: LabelParams) -> dict[str, Any]:
         "budget": plan.decision.message,
         "capped": plan.decision.capped,
     }
+    create_markdown_artifact(
+        f"```\n{plan.table}\n```\n\n{plan.decision.message}", key="labeling-cost-estimate"
+    )
     if params.dry_run:
         summary["dry_run_folder"] = write_dry_run(plan, params.dry_run_root, store)
         return summary
@@ -290,6 +301,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--dry-run", action="store_true", default=None, help="write ./labeling/<job>/ only")
     add("--wait", action="store_true", default=None, help="follow the job, then convert")
     add("--job-name", help="job name; alone: the status of that job")
+    add("--stop", action="store_true", default=None, help="stop the job named by --job-name")
     add("--strict-budget", action="store_true", default=None, help="refuse over budget")
     add("--chain-from", metavar="JOB", help="adjustment job on JOB's output manifest")
     add("--job-prefix", help="S3 prefix for the job's files (default s3://BUCKET/labeling)")

@@ -383,6 +383,9 @@ describe_job_task = task(
 job_status_task = task(
     name="labeling-job-status", retries=3, retry_delay_seconds=[5, 30, 120], cache_policy=NONE
 )(job_status)
+stop_job_task = task(
+    name="stop-labeling-job", retries=3, retry_delay_seconds=[5, 30, 120], cache_policy=NONE
+)(stop_job)
 wait_for_job_task = task(name="wait-for-labeling-job", cache_policy=NONE)(wait_with_progress)
 list_jobs_task = task(
     name="list-labeling-jobs", retries=3, retry_delay_seconds=[5, 30, 120], cache_policy=NONE

@@ -468,6 +468,16 @@ def test_job_name_alone_reports_status(sagemaker: Stubber, capsys: Any) -> None:
     assert out[-1] == "job-7"
 
 
+def test_stop_then_report_status(sagemaker: Stubber, capsys: Any) -> None:
+    from tests.tasks.test_groundtruth import make_request
+
+    sagemaker.add_response("stop_labeling_job", {}, {"LabelingJobName": "job-9"})
+    stopping = describe_response(make_request("job-9"), "Stopping", labeled=2, unlabeled=2)
+    sagemaker.add_response("describe_labeling_job", stopping, {"LabelingJobName": "job-9"})
+    assert main(["--job-name", "job-9", "--stop"]) == 0
+    assert "job-9: Stopping 2/4 (50%)" in capsys.readouterr().out
+
+
 def test_job_name_wait_on_a_failed_job_exits_1(sagemaker: Stubber, capsys: Any) -> None:
     from tests.tasks.test_groundtruth import make_request
 
