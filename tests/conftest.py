@@ -12,11 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-# DRONEPREP_REALDATA: where a checkout is not beside ../shared (a helper worktree)
+# DRONEPREP_REALDATA points at the sets from a checkout elsewhere (e.g. a git worktree)
 REALDATA = Path(
-    os.environ.get(
-        "DRONEPREP_REALDATA", Path(__file__).resolve().parents[2] / "shared" / "realdata"
-    )
+    os.environ.get("DRONEPREP_REALDATA")
+    or Path(__file__).resolve().parents[2] / "shared" / "realdata"
 )
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
