@@ -6,6 +6,7 @@ SageMaker is botocore's Stubber on a real client (moto has no labeling jobs); S3
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -543,3 +544,33 @@ def test_poll_flow_converts_finished_jobs_once(
     assert [r["job_name"] for r in first] == [name]
     assert Path(first[0]["dataset_uri"], "dataset_info.json").is_file()
     assert poll_labeling_jobs(dest=dest, prepare_options=SMALL_DATASET) == []
+
+
+def test_dry_run_over_the_demo_data(
+    sagemaker: Stubber, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """The project's demo images: every discovered image is in the manifest, in key order."""
+    from tasks.demo import make_demo_data
+    from tasks.discover import discover_images
+
+    demo = make_demo_data(tmp_path / "demo", n_images=24)
+    keys = discover_images(demo.source_uri, Store())[0]["key"].tolist()
+    monkeypatch.chdir(tmp_path)
+    code = main(
+        ["--source", demo.source_uri, "--classes", ",".join(demo.classes), "--role-arn", ROLE,
+         "--workteam-arn", PRIVATE, "--budget-usd", "100", "--job-prefix", "s3://bucket/gt",
+         "--dry-run"]
+    )  # fmt: skip
+    assert code == 0
+    folder = Path(capsys.readouterr().out.splitlines()[-1])
+    job_folder = f"s3://bucket/gt/{folder.name}"
+    lines = _read_lines(folder / "manifest.jsonl")
+    assert lines == [{"source-ref": f"{job_folder}/images/{key}"} for key in keys]
+    assert len(lines) >= 24
+    categories = json.loads((folder / "categories.json").read_text())
+    assert categories["document-version"] == "2018-11-28"
+    assert [item["label"] for item in categories["labels"]] == list(demo.classes)
+    parser_items = re.findall(r"<li>(.*?)</li>", (folder / "template.liquid.html").read_text())
+    assert parser_items == list(demo.classes)
+    request = json.loads((folder / "request.json").read_text())
+    assert request["StoppingConditions"] == {"MaxHumanLabeledObjectCount": len(keys)}
