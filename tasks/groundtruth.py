@@ -204,7 +204,8 @@ def wait_for_job(
             log.warning("%s: describe failed (%s), retrying", job_name, _error_code(error) or error)
         else:
             status = description["LabelingJobStatus"]
-            log.info(progress_line(description))
+            # the callback (a Prefect run logger) reports progress; else this log does
+            (log.debug if on_progress else log.info)(progress_line(description))
             if on_progress is not None:
                 on_progress(description)
             if status == "Failed":
@@ -387,6 +388,3 @@ stop_job_task = task(
     name="stop-labeling-job", retries=3, retry_delay_seconds=[5, 30, 120], cache_policy=NONE
 )(stop_job)
 wait_for_job_task = task(name="wait-for-labeling-job", cache_policy=NONE)(wait_with_progress)
-list_jobs_task = task(
-    name="list-labeling-jobs", retries=3, retry_delay_seconds=[5, 30, 120], cache_policy=NONE
-)(list_jobs)
