@@ -25,8 +25,8 @@ from prefect.cache_policies import NONE
 
 log = logging.getLogger(__name__)
 
-RUNNING = ("Initializing", "InProgress", "Stopping")
-FINISHED = ("Completed", "Stopped")  # Stopped: the partial output is converted too
+FINISHED = ("Completed", "Stopped")  # Stopped: the partial output is converted too; Initializing,
+# InProgress and Stopping are polled again
 _TRANSIENT_CODES = {
     "ThrottlingException",
     "ThrottledException",
