@@ -35,6 +35,11 @@ class PrepareSummary:
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "lines": self.lines()}
 
+    def headline(self) -> str:
+        if self.gate_success:
+            return f"dataset {self.name} published: {self.dataset_uri}"
+        return f"expectations gate failed ({len(self.gate_failures)} rules); nothing published"
+
     def lines(self) -> list[str]:
         """The summary for a terminal; the last line is the dataset URI when published."""
         splits = ", ".join(f"{n} {s}" for s, n in self.images_per_split.items())
