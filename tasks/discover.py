@@ -18,12 +18,13 @@ log = logging.getLogger(__name__)
 def discover_images(source_uri: str, store: Store) -> tuple[pd.DataFrame, list[Problem]]:
     """Images below ``source_uri`` by extension (case-insensitive), sorted by key.
 
-    Folder markers and other files are ignored; keys that could escape the root are
-    reported as problems, never read.
+    Folder markers and other files are ignored; keys that could escape the root and
+    symlinks pointing outside it are reported as problems, never read.
     """
     rows: list[dict[str, object]] = []
     problems: list[Problem] = []
-    for obj in store.list(source_uri):
+    outside: list[tuple[str, str]] = []
+    for obj in store.list(source_uri, skipped=outside):
         if not obj.key.lower().endswith(IMAGE_SUFFIXES):
             continue
         try:
@@ -32,6 +33,11 @@ def discover_images(source_uri: str, store: Store) -> tuple[pd.DataFrame, list[P
             problems.append(Problem(obj.uri, "unsafe-key", str(error), kind="image"))
             continue
         rows.append({"key": obj.key, "uri": obj.uri, "bytes": obj.size, "etag": obj.etag})
+    problems += [
+        Problem(uri, "symlink-outside-root", f"not read: {reason}", kind="image")
+        for uri, reason in outside
+        if uri.lower().endswith(IMAGE_SUFFIXES)
+    ]
     images = pd.DataFrame(rows, columns=IMAGE_DISCOVER_COLUMNS)
     images = images.sort_values("key", kind="stable").reset_index(drop=True)
     log.info("discovered %d images under %s", len(images), source_uri)

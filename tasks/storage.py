@@ -152,13 +152,19 @@ class Store:
 
     # -- listing -----------------------------------------------------------------------
 
-    def list(self, prefix_uri: str) -> Iterator[ObjectInfo]:
-        """Every object below ``prefix_uri``, sorted by key; folder markers are skipped."""
+    def list(
+        self, prefix_uri: str, skipped: list[tuple[str, str]] | None = None
+    ) -> Iterator[ObjectInfo]:
+        """Every object below ``prefix_uri``, sorted by key; folder markers are skipped.
+
+        Local symlinks that point outside the root are never listed; each is appended to
+        ``skipped`` as ``(uri, reason)`` when a list is given, so a caller can report it.
+        """
         prefix_uri = normalize_uri(prefix_uri)
         if is_s3(prefix_uri):
             yield from self._list_s3(prefix_uri)
         else:
-            yield from self._list_local(prefix_uri)
+            yield from self._list_local(prefix_uri, skipped)
 
     def _list_s3(self, prefix_uri: str) -> Iterator[ObjectInfo]:
         bucket, prefix = split_s3(prefix_uri)
@@ -177,7 +183,9 @@ class Store:
                     etag=obj["ETag"].strip('"'),
                 )
 
-    def _list_local(self, root: str) -> Iterator[ObjectInfo]:
+    def _list_local(
+        self, root: str, skipped: list[tuple[str, str]] | None = None
+    ) -> Iterator[ObjectInfo]:
         base = Path(root)
         if not base.is_dir():
             return
@@ -188,6 +196,8 @@ class Store:
                 path = Path(dirpath, name)
                 if path.is_symlink() and not path.resolve().is_relative_to(resolved_base):
                     log.warning("%s: skipped, a symlink pointing outside %s", path, base)
+                    if skipped is not None:
+                        skipped.append((str(path), f"symlink pointing outside {base}"))
                     continue
                 stat = path.stat()
                 yield ObjectInfo(

@@ -30,6 +30,7 @@ from tasks.storage import Store, basename, is_s3, join, normalize_uri
 log = logging.getLogger(__name__)
 
 _PER_IMAGE_TXT = ("yolo", "visdrone", "dota")
+_OWN_SUFFIXES = {"voc": (".xml",), "coco": (".json",)} | dict.fromkeys(_PER_IMAGE_TXT, (".txt",))
 _READ_THREADS = 16
 
 
@@ -113,12 +114,13 @@ def _yolo_names(uri: str, store: Store, files: list[_File]) -> list[str]:
 
 
 def _is_wanted(f: _File, chosen: str) -> bool:
-    """Files of the chosen format. In a per-image txt format every other .txt is read too
-    (a label file too broken to detect is reported line by line, not skipped)."""
+    """Files of the chosen format. A file with the format's own suffix that is too broken
+    to detect (an empty or cut-off xml, a json too deeply nested to parse) is read too, so
+    its reader reports it instead of it being skipped unseen."""
     if f.kind == chosen:
         return True
-    txt = chosen in _PER_IMAGE_TXT and f.key.lower().endswith(".txt")
-    return txt and f.kind in (EMPTY_TXT, None)
+    own = f.key.lower().endswith(_OWN_SUFFIXES.get(chosen, ()))
+    return own and f.kind in (EMPTY_TXT, None)
 
 
 def _stem_key(key: str) -> str:
