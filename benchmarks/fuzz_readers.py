@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,6 +102,7 @@ def _strategies() -> dict[str, Any]:
         lambda t: ("\ufeff" if t[2] else "") + t[1].join(t[0])
     )
     scalar = st.one_of(
+        st.sampled_from([10**400, -(10**400), math.nan, math.inf, -math.inf, -1, 0, 2**63]),
         st.none(),
         st.booleans(),
         st.integers(-(10**400), 10**400),
@@ -149,7 +151,12 @@ def _strategies() -> dict[str, Any]:
             "failure-reason": value,
         },
     )
-    manifest = st.lists(st.one_of(gt_line.map(_dumps), txt), max_size=5).map("\n".join)
+    # libFuzzer-style dictionary entries: nesting past the recursion limit, 4300+ digits
+    deep = st.integers(1, 120_000).map(lambda n: "[" * n + "]" * n)
+    digits = st.integers(4000, 6000).map(lambda n: '{"n": ' + "9" * n + "}")
+    manifest = st.lists(st.one_of(gt_line.map(_dumps), txt, deep, digits), max_size=5).map(
+        "\n".join
+    )
     coco_doc = st.fixed_dictionaries(
         {},
         optional={
@@ -187,6 +194,7 @@ def _strategies() -> dict[str, Any]:
             ),
         },
     ).map(_dumps)
+    coco_doc = st.one_of(coco_doc, deep, digits)
     xml_text = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=12).map(
         lambda s: s.replace("<", "&lt;").replace("&", "&amp;")
     )
@@ -252,6 +260,9 @@ def _hypothesis_run(
 ) -> Outcome:
     """Run ``target`` on generated inputs until ``seconds`` pass; a crash is shrunk and kept."""
     from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis.errors import HypothesisWarning
+
+    warnings.simplefilter("ignore", HypothesisWarning)  # "overly large repr" of a bomb
 
     outcome = Outcome(name, "hypothesis")
     end = time.monotonic() + seconds
@@ -278,7 +289,11 @@ def _hypothesis_run(
         try:
             run()
         except Exception as error:  # every exception escaping a target is a finding
-            outcome.crashes.append(f"{type(error).__name__}: {str(error)[:300]}")
+            found = error.exceptions if isinstance(error, ExceptionGroup) else [error]
+            for one in found:
+                crash = f"{type(one).__name__}: {str(one)[:300]}"
+                if crash not in outcome.crashes:
+                    outcome.crashes.append(crash)
     outcome.seconds = time.monotonic() - started
     return outcome
 
