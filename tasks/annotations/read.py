@@ -26,6 +26,7 @@ from tasks.annotations.visdrone import read_visdrone
 from tasks.annotations.voc import read_voc
 from tasks.annotations.yolo import NAMES_FILES, is_names_file, parse_names, read_yolo
 from tasks.storage import Store, basename, is_s3, join, normalize_uri
+from tasks.tables import Problem
 
 log = logging.getLogger(__name__)
 
@@ -47,16 +48,19 @@ def _is_file(uri: str, store: Store) -> bool:
     return not uri.endswith("/") and store.exists(uri)
 
 
-def _list_files(uri: str, store: Store) -> list[_File]:
+def _list_files(
+    uri: str, store: Store, outside: list[tuple[str, str]] | None = None
+) -> list[_File]:
     """Every annotation-like file under ``uri`` with its bytes, in key order. Objects are
-    fetched by a small thread pool: a VOC or YOLO prefix on S3 is one GET per image."""
+    fetched by a small thread pool: a VOC or YOLO prefix on S3 is one GET per image.
+    Local symlinks pointing outside ``uri`` are not read; they go to ``outside``."""
     if _is_file(uri, store):
         data = store.read_bytes(uri)
         name = basename(normalize_uri(uri))
         return [_File(normalize_uri(uri), name, data, detect_format(name, data))]
     wanted = [
         obj
-        for obj in store.list(uri)
+        for obj in store.list(uri, skipped=outside)
         if obj.key.lower().endswith(ANNOTATION_SUFFIXES)
         or is_names_file(obj.key.rsplit("/", 1)[-1])
     ]  # images, READMEs, csv: never read
@@ -153,7 +157,8 @@ def read_annotations(
         raise ValueError(f"annotation format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:
         raise ValueError(f"min_confidence must be within [0, 1], got {min_confidence}")
-    files = _list_files(uri, store)
+    outside: list[tuple[str, str]] = []
+    files = _list_files(uri, store, outside)
     chosen = _choose_format(uri, files, fmt)
     yolo_names = (names or _yolo_names(uri, store, files)) if chosen == "yolo" else []
     wanted = [f for f in files if _is_wanted(f, chosen)]
@@ -179,7 +184,10 @@ def read_annotations(
         "dota": lambda f: read_dota(f.data, f.uri, image_ref=_stem_key(f.key)),
     }
     sets = [readers[chosen](f) for f in wanted]
-    result = AnnotationSet.merge(sets)
+    refused = [
+        Problem(where, "symlink-outside-root", f"not read: {reason}") for where, reason in outside
+    ]
+    result = AnnotationSet.merge([*sets, AnnotationSet(problems=refused)])
     log.info(
         "%s: %s, %d files, %d boxes, %d images, %d problems",
         uri,

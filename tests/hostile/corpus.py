@@ -676,6 +676,7 @@ class Layout:
     annotation_dirs: dict[str, Path]  # reader -> folder holding its good and hostile files
     good_keys: list[str]  # image keys that must be published
     symlink_keys: list[str]  # keys of symlinks pointing outside the source (never read)
+    annotation_symlinks: list[Path]  # annotation files linking outside their folder
 
 
 def _good_annotations(reader: str, keys: list[str]) -> dict[str, bytes]:
@@ -741,7 +742,10 @@ def write_source(root: Path, good_per_reader: int = 2) -> Layout:
             if case.reader == reader:
                 (folder / case.file_name).write_bytes(case.make())
         dirs[reader] = folder
-    return Layout(source, dirs, good_keys, sorted(symlinks))
+    leaks = [dirs["yolo"] / "leak.txt", dirs["voc"] / "leak.xml"]
+    for leak in leaks:
+        leak.symlink_to("/etc/passwd")
+    return Layout(source, dirs, good_keys, sorted(symlinks), leaks)
 
 
 def _peak_rss_mb() -> float:

@@ -95,6 +95,10 @@ def test_a_folder_of_hostile_files_is_read_and_its_good_files_still_resolve(
     for case in (c for c in CASES if c.reader == reader):
         uri = str(folder / case.file_name)
         assert any(_matches(p, case, uri) for p in problems), (case.name, uri)
+    for leak in folders.annotation_symlinks:
+        if leak.parent == folder:
+            assert any(p.where == str(leak) and p.rule == "symlink-outside-root" for p in problems)
+    assert not any("root:x:0:0" in p.message for p in problems)  # /etc/passwd never read
     good = set(boxes["image_key"])
     assert good and good <= set(folders.good_keys)
     assert good <= covered
