@@ -249,7 +249,7 @@ class Outcome:
     seconds: float = 0.0
     executions: int = 0
     crashes: list[str] = field(default_factory=list)
-    slowest_s: float = 0.0
+    slowest_s: float | None = None  # hypothesis measures each input; atheris: -timeout
 
 
 _BATCH = 100  # examples per hypothesis run; the clock is checked between runs
@@ -280,7 +280,7 @@ def _hypothesis_run(
         target(data)
         took = time.perf_counter() - start
         outcome.executions += 1
-        outcome.slowest_s = max(outcome.slowest_s, took)
+        outcome.slowest_s = max(outcome.slowest_s or 0.0, took)
         if took > slow:
             raise AssertionError(f"slow input: {took:.1f} s for {len(data)} bytes")
 
@@ -377,7 +377,8 @@ def main(argv: list[str] | None = None) -> int:
     header = f"{'target':18} {'engine':10} {'seconds':>8} {'executions':>11} {'slowest s':>9}"
     print(f"{header}  crashes")
     for o in outcomes:
-        row = f"{o.target:18} {o.engine:10} {o.seconds:8.1f} {o.executions:11d} {o.slowest_s:9.3f}"
+        slowest = "-" if o.slowest_s is None else f"{o.slowest_s:.3f}"
+        row = f"{o.target:18} {o.engine:10} {o.seconds:8.1f} {o.executions:11d} {slowest:>9}"
         print(f"{row}  {len(o.crashes)}")
         for crash in o.crashes:
             print(f"    {crash}")
