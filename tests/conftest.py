@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+# DRONEPREP_REALDATA points at the sets from a checkout elsewhere (e.g. a git worktree)
 REALDATA = Path(
     os.environ.get("DRONEPREP_REALDATA")
     or Path(__file__).resolve().parents[2] / "shared" / "realdata"
@@ -21,6 +22,19 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test's datasets, reports, demo data and MLflow store live under its tmp_path."""
+    for name, sub in {
+        "DEST": "datasets",
+        "REPORT_ROOT": "reports",
+        "DEMO_ROOT": "demo-data",
+    }.items():
+        monkeypatch.setenv(f"DRONEPREP_{name}", str(tmp_path / sub))
+    monkeypatch.setenv("DRONEPREP_WORKDIR", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
 
 
 @pytest.fixture(scope="session")
@@ -73,3 +87,20 @@ def make_image_bytes(
 @pytest.fixture
 def image_bytes() -> object:
     return make_image_bytes
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One temporary Prefect server (its own database) for every flow test of the session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):  # a new database on a busy machine
+        yield
+
+
+@pytest.fixture(scope="session")
+def small_demo(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """A 48-image demo (every kind of defect included), made once for the session."""
+    from tasks.demo import make_demo_data
+
+    return make_demo_data(tmp_path_factory.mktemp("demo"), n_images=48, seed=5)
