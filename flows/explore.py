@@ -14,6 +14,7 @@ from prefect import flow, get_run_logger, unmapped
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
+from flows.cli import EXIT_CONFIG, EXIT_OK, quiet_environment
 from tasks.discover import discover_task
 from tasks.profile import (
     DEFAULT_MAX_PIXELS,
@@ -129,12 +130,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    quiet_environment()
     args = _parse_args(argv)
     try:
         check_parameters(args.batch_size, args.workers, args.max_pixels, args.near_dup_distance)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_CONFIG
     summary = explore(
         source=args.source,
         annotations=args.annotations,
@@ -150,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         "batches were unchanged and came from the cache"
     )
     print(summary["report_uri"])
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -123,9 +123,10 @@ def recommendations(images: pd.DataFrame, boxes: pd.DataFrame | None = None) -> 
     if boxes is not None and len(boxes):
         advice.append(_tiling_advice(ok, boxes, imgsz))
     else:
+        factor = long_side.max() / imgsz
+        scaled = f"the largest are downscaled {factor:.1f}x" if factor > 1 else "none is downscaled"
         advice.append(
-            "Tiling: no annotations given, so object sizes are unknown; images are "
-            f"downscaled up to {long_side.max() / imgsz:.1f}x at imgsz={imgsz}."
+            f"Tiling: no annotations given, so object sizes are unknown; at imgsz={imgsz} {scaled}."
         )
     advice.append(_format_advice(ok))
     groups = images.loc[images["group_id"].fillna("") != "", "group_id"].nunique()
