@@ -122,6 +122,7 @@ class PlannedImage:
     orientation: int  # EXIF orientation of the source; not 1 means pixels get transposed
     sha256: str | None  # of the source bytes; the published bytes when orientation is 1
     label_text: str  # the whole label file, "" for a background image
+    source_bytes: int | None = None  # size of the source; the published size when orientation is 1
 
     @property
     def stem(self) -> str:

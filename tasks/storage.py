@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 S3_SCHEME = "s3://"
 _MAX_RETRY_ATTEMPTS = 10
+_BODY_READ_ATTEMPTS = 5
 
 
 class UnsafeKeyError(ValueError):
@@ -215,21 +216,50 @@ class Store:
     # -- reading -----------------------------------------------------------------------
 
     def read_bytes(self, uri: str) -> bytes:
+        """The object's bytes; FileNotFoundError when it does not exist (local or S3)."""
         uri = normalize_uri(uri)
-        if is_s3(uri):
-            bucket, key = split_s3(uri)
-            return self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        return Path(uri).read_bytes()
+        if not is_s3(uri):
+            return Path(uri).read_bytes()
+        from botocore.exceptions import ClientError
+
+        bucket, key = split_s3(uri)
+        try:
+            return self._get_body(Bucket=bucket, Key=key)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise FileNotFoundError(uri) from None
+            raise
+
+    def _get_body(self, **request: str) -> bytes:
+        """GET and read the body; a body that stops early is fetched again.
+
+        botocore retries failed requests, but not a response body that breaks off
+        mid-read (a reset connection, a short read): that is retried here.
+        """
+        from botocore.exceptions import (
+            IncompleteReadError,
+            ReadTimeoutError,
+            ResponseStreamingError,
+        )
+
+        for _ in range(_BODY_READ_ATTEMPTS - 1):
+            try:
+                return self.s3.get_object(**request)["Body"].read()
+            except (IncompleteReadError, ResponseStreamingError, ReadTimeoutError) as error:
+                log.warning(
+                    "s3://%s/%s: body read broke off (%s); reading it again",
+                    request["Bucket"], request["Key"], error,
+                )  # fmt: skip
+        return self.s3.get_object(**request)["Body"].read()
 
     def read_range(self, uri: str, start: int, length: int) -> bytes:
         """Bytes ``[start, start + length)``; shorter at the end of the object."""
         uri = normalize_uri(uri)
         if is_s3(uri):
             bucket, key = split_s3(uri)
-            response = self.s3.get_object(
+            return self._get_body(
                 Bucket=bucket, Key=key, Range=f"bytes={start}-{start + length - 1}"
             )
-            return response["Body"].read()
         with Path(uri).open("rb") as handle:
             handle.seek(start)
             return handle.read(length)
@@ -276,6 +306,36 @@ class Store:
             Path(tmp).unlink(missing_ok=True)
             raise
 
+    def create_exclusive(self, uri: str, data: bytes) -> bool:
+        """Create ``uri`` only if nothing is there; False when it already exists.
+
+        S3 uses a conditional PUT (``If-None-Match: *``), local files ``O_EXCL``: of two
+        writers racing for one key, exactly one succeeds.
+        """
+        uri = normalize_uri(uri)
+        if not is_s3(uri):
+            path = Path(uri)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with path.open("xb") as handle:
+                    handle.write(data)
+            except FileExistsError:
+                return False
+            return True
+        from botocore.exceptions import ClientError
+
+        bucket, key = split_s3(uri)
+        try:
+            self.s3.put_object(
+                Bucket=bucket, Key=key, Body=data, IfNoneMatch="*", **self._write_args()
+            )
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if code in ("PreconditionFailed", "ConditionalRequestConflict"):
+                return False
+            raise
+        return True
+
     def write_text(self, uri: str, text: str, content_type: str | None = None) -> None:
         self.write_bytes(uri, text.encode("utf-8"), content_type)
 
@@ -283,14 +343,7 @@ class Store:
         """Copy one object. S3 to S3 is server-side: no bytes pass through this process."""
         src_uri, dst_uri = normalize_uri(src_uri), normalize_uri(dst_uri)
         if is_s3(src_uri) and is_s3(dst_uri):
-            src_bucket, src_key = split_s3(src_uri)
-            dst_bucket, dst_key = split_s3(dst_uri)
-            self.s3.copy(
-                {"Bucket": src_bucket, "Key": src_key},
-                dst_bucket,
-                dst_key,
-                ExtraArgs=self._write_args() or None,
-            )
+            self._copy_s3(src_uri, dst_uri)
         elif not is_s3(src_uri) and not is_s3(dst_uri):
             Path(dst_uri).parent.mkdir(parents=True, exist_ok=True)
             tmp = f"{dst_uri}.{os.getpid()}.tmp"
@@ -298,6 +351,22 @@ class Store:
             Path(tmp).replace(dst_uri)
         else:
             self.write_bytes(dst_uri, self.read_bytes(src_uri))
+
+    def _copy_s3(self, src_uri: str, dst_uri: str) -> None:
+        """One CopyObject; objects over CopyObject's 5 GB limit go through a multipart copy."""
+        from botocore.exceptions import ClientError
+
+        src_bucket, src_key = split_s3(src_uri)
+        dst_bucket, dst_key = split_s3(dst_uri)
+        source = {"Bucket": src_bucket, "Key": src_key}
+        try:
+            self.s3.copy_object(
+                CopySource=source, Bucket=dst_bucket, Key=dst_key, **self._write_args()
+            )
+        except ClientError as error:
+            if "maximum allowable size" not in error.response.get("Error", {}).get("Message", ""):
+                raise
+            self.s3.copy(source, dst_bucket, dst_key, ExtraArgs=self._write_args() or None)
 
     def delete(self, uri: str) -> None:
         uri = normalize_uri(uri)

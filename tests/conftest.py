@@ -12,7 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+# DRONEPREP_REALDATA points at the sets from a checkout elsewhere (e.g. a git worktree)
+REALDATA = Path(
+    os.environ.get("DRONEPREP_REALDATA")
+    or Path(__file__).resolve().parents[2] / "shared" / "realdata"
+)
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")

@@ -1,0 +1,241 @@
+"""Plan a labeling job: which images, what it costs, the files and the exact request.
+
+:func:`plan_new_job` (images to label) and :func:`plan_adjustment_job` (a follow-up on a
+finished job's output manifest) return a :class:`LabelingPlan`; nothing is uploaded or
+submitted here. The job's folder is ``<job prefix>/<job name>/``: a real job uploads the
+plan's files there, a dry run writes them to ``./labeling/<job name>/``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+
+from tasks.labeling_cost import (
+    DEFAULT_PER_OBJECT_FEE_USD,
+    BudgetDecision,
+    CostEstimate,
+    apply_budget,
+    cost_table,
+    estimate_cost,
+)
+from tasks.labeling_job import (
+    JobSettings,
+    build_request,
+    categories_text,
+    check_classes,
+    check_job_name,
+    derive_job_name,
+    job_files,
+    labeled_source_refs,
+    lambda_arns,
+    manifest_text,
+    template_html,
+)
+from tasks.storage import Store, is_s3, join, split_s3
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INSTRUCTIONS = (
+    "Draw a box around every object of the listed classes seen from the drone, "
+    "including small and partly hidden ones."
+)
+STAGED_IMAGES_FOLDER = "images"
+
+
+@dataclass(frozen=True)
+class LabelingPlan:
+    job_name: str
+    folder_uri: str  # <job prefix>/<job name>
+    files: dict[str, str]  # file name -> text (manifest, categories, template, request, job)
+    request: dict[str, Any]  # the exact CreateLabelingJob request
+    estimate: CostEstimate
+    decision: BudgetDecision
+    table: str  # the cost table, as printed
+    staged: list[tuple[str, str]]  # (local image, S3 URI) to upload before submitting
+
+
+def default_job_prefix(source_uri: str) -> str:
+    """``s3://<source bucket>/labeling`` for an S3 source; a local source must name one."""
+    if not is_s3(source_uri):
+        raise ValueError(
+            f"source {source_uri!r} is local: Ground Truth reads images from S3, so give "
+            "--job-prefix s3://BUCKET/PREFIX (the images are uploaded below it)"
+        )
+    bucket, _ = split_s3(source_uri)
+    return f"s3://{bucket}/labeling"
+
+
+_ROLE_ARN_RE = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$")
+_WORKTEAM_ARN_RE = re.compile(r"^arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:workteam/.+$")
+
+
+def check_settings(settings: JobSettings, budget_usd: Decimal | str | float) -> None:
+    """Refuse a bad configuration before anything is listed, read or written."""
+    if not _ROLE_ARN_RE.match(settings.role_arn or ""):
+        raise ValueError(f"--role-arn must be an IAM role ARN, got {settings.role_arn!r}")
+    if not _WORKTEAM_ARN_RE.match(settings.workteam_arn or ""):
+        raise ValueError(
+            f"--workteam-arn must be a SageMaker workteam ARN, got {settings.workteam_arn!r}"
+        )
+    lambda_arns(settings.region)
+    estimate_cost(1, settings.workers_per_object, settings.workteam_arn, settings.task_price_usd)
+    if Decimal(str(budget_usd)) <= 0:
+        raise ValueError(f"--budget-usd must be positive, got {budget_usd}")
+
+
+def skipped_refs(manifest_uris: list[str], store: Store) -> set[str]:
+    """``source-ref``s already in these manifests: images not to label again."""
+    refs: set[str] = set()
+    for uri in manifest_uris:
+        refs |= labeled_source_refs(store.read_text(uri))
+    return refs
+
+
+def _source_refs(images: pd.DataFrame, folder_uri: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """S3 URIs of the images; local images get a staging URI below the job folder."""
+    refs: list[str] = []
+    staged: list[tuple[str, str]] = []
+    for key, uri in zip(images["key"], images["uri"], strict=True):
+        if is_s3(uri):
+            refs.append(uri)
+        else:
+            target = join(folder_uri, STAGED_IMAGES_FOLDER, key)
+            refs.append(target)
+            staged.append((uri, target))
+    return refs, staged
+
+
+def _budget(
+    objects: int, settings: JobSettings, budget_usd: Decimal, strict: bool, fee_usd: Decimal
+) -> tuple[CostEstimate, BudgetDecision, str]:
+    estimate = estimate_cost(
+        objects,
+        settings.workers_per_object,
+        settings.workteam_arn,
+        settings.task_price_usd,
+        fee_usd,
+    )
+    decision = apply_budget(estimate, budget_usd, strict)
+    log.info(decision.message)
+    return estimate, decision, cost_table(estimate, budget_usd, decision)
+
+
+def plan_new_job(
+    images: pd.DataFrame,
+    *,
+    source_uri: str,
+    classes: list[str],
+    settings: JobSettings,
+    budget_usd: Decimal | str | float,
+    job_prefix_uri: str,
+    job_name: str | None = None,
+    strict_budget: bool = False,
+    per_object_fee_usd: Decimal | str | float = DEFAULT_PER_OBJECT_FEE_USD,
+    instructions: str = DEFAULT_INSTRUCTIONS,
+) -> LabelingPlan:
+    """Plan a bounding-box job over ``images`` (already selected for labeling)."""
+    classes = check_classes(classes)
+    if images.empty:
+        raise ValueError(f"no images to label under {source_uri}")
+    template = template_html(classes, instructions)
+    name = (
+        check_job_name(job_name)
+        if job_name
+        else derive_job_name(
+            "droneprep", sorted(images["uri"]), classes, settings, str(budget_usd), template
+        )
+    )
+    folder = join(job_prefix_uri, name)
+    refs, staged = _source_refs(images, folder)
+    estimate, decision, table = _budget(
+        len(refs),
+        settings,
+        Decimal(str(budget_usd)),
+        strict_budget,
+        Decimal(str(per_object_fee_usd)),
+    )
+    request = build_request(
+        name, name, job_prefix_uri, settings, max_labeled_objects=decision.max_labeled_objects
+    )
+    record = {
+        "source_uri": source_uri,
+        "classes": classes,
+        "label_attribute": name,
+        "chained_from": None,
+    }
+    files = job_files(manifest_text(refs), categories_text(classes), template, request, record)
+    return LabelingPlan(name, folder, files, request, estimate, decision, table, staged)
+
+
+def plan_adjustment_job(
+    previous: dict[str, Any],
+    *,
+    previous_manifest: str,
+    previous_categories: str,
+    record: dict[str, Any],
+    settings: JobSettings,
+    budget_usd: Decimal | str | float,
+    job_prefix_uri: str,
+    job_name: str | None = None,
+    strict_budget: bool = False,
+    per_object_fee_usd: Decimal | str | float = DEFAULT_PER_OBJECT_FEE_USD,
+    extra_classes: tuple[str, ...] = (),
+) -> LabelingPlan:
+    """Plan an adjustment job on a finished job's output manifest (``--chain-from``).
+
+    The new job keeps the previous labels (its categories file must), may add classes,
+    and writes its boxes under a new label attribute.
+    """
+    previous_labels = [item["label"] for item in json.loads(previous_categories)["labels"]]
+    classes = check_classes(
+        previous_labels + [c for c in extra_classes if c not in previous_labels]
+    )
+    audit = previous["LabelAttributeName"]
+    template = template_html(
+        classes, "Adjust the boxes drawn before: " + DEFAULT_INSTRUCTIONS, audit
+    )
+    lines = [line for line in previous_manifest.splitlines() if line.strip()]
+    name = (
+        check_job_name(job_name)
+        if job_name
+        else derive_job_name(
+            f"{previous['LabelingJobName'][:36]}-adj",
+            previous["LabelingJobArn"],
+            classes,
+            settings,
+            str(budget_usd),
+            template,
+        )
+    )
+    estimate, decision, table = _budget(
+        len(lines),
+        settings,
+        Decimal(str(budget_usd)),
+        strict_budget,
+        Decimal(str(per_object_fee_usd)),
+    )
+    request = build_request(
+        name,
+        name,
+        job_prefix_uri,
+        settings,
+        max_labeled_objects=decision.max_labeled_objects,
+        task_type="adjustment",
+    )
+    new_record = {
+        **record,
+        "classes": classes,
+        "label_attribute": name,
+        "chained_from": previous["LabelingJobName"],
+    }
+    categories = categories_text(classes, audit_label_attribute=audit)
+    files = job_files("\n".join(lines) + "\n", categories, template, request, new_record)
+    folder = join(job_prefix_uri, name)
+    return LabelingPlan(name, folder, files, request, estimate, decision, table, [])
