@@ -486,7 +486,7 @@ def frames_from_plan(
     for item in plan:
         label_bytes = item.label_text.encode()
         files[item.label_path] = (len(label_bytes), hashlib.sha256(label_bytes).hexdigest())
-        files[item.image_path] = (None, item.sha256)
+        files[item.image_path] = (item.source_bytes, item.sha256)
         labels[item.label_path] = item.label_text
         probes[item.image_path] = ImageProbe(
             item.format, item.width, item.height, True, None, item.sha256, 0
