@@ -166,6 +166,10 @@ def _dataset_frame(
     for column, entry in LAYOUT_ENTRIES.items():
         row[column] = any(p == entry or p.startswith(entry) for p in paths)
     listed = info.get("files") if isinstance(info, dict) else None
+    well_formed = isinstance(listed, list) and all(
+        isinstance(e, dict) and isinstance(e.get("path"), str) and {"bytes", "sha256"} <= e.keys()
+        for e in listed
+    )
     row.update(
         yaml_error=yaml_error,
         yaml_train=doc.get("train"),
@@ -175,7 +179,8 @@ def _dataset_frame(
         info_error=info_error,
         schema_version=info.get("schema_version") if info else None,
         files_digest_expected=info.get("files_digest") if info else None,
-        files_digest_actual=files_digest(listed) if isinstance(listed, list) else None,
+        # a malformed list has no digest: the digest rule then fails and says so
+        files_digest_actual=files_digest(listed) if well_formed else None,
     )
     frame = pd.DataFrame([row])
     return frame.astype({"nc": "Int64", "names_count": "Int64"})
