@@ -72,7 +72,7 @@ class DatasetInvalid(Exception):
 
 @dataclass
 class ValidationReport:
-    """What ``validate_frames`` found; ``as_info()`` is dataset_info.json's ``expectations``."""
+    """What ``validate_frames`` found; ``as_dict()`` is dataset_info.json's ``expectations``."""
 
     uri: str
     success: bool
@@ -82,7 +82,7 @@ class ValidationReport:
     results: dict[str, Any]
     _context: Any = field(default=None, repr=False, compare=False)
 
-    def as_info(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         """dataset_info.json's ``expectations``: success, failures, warnings, statistics."""
         return {
             "success": self.success,
@@ -90,12 +90,6 @@ class ValidationReport:
             "warnings": self.warnings,
             "statistics": self.statistics,
         }
-
-    def headline(self) -> str:
-        """One line: valid, or how many rules failed and the first of them."""
-        if self.success:
-            return f"{self.uri}: valid ({len(self.warnings)} warning(s))"
-        return f"{self.uri}: {len(self.failures)} rule(s) failed, first: {self.failures[0]}"
 
 
 @dataclass(frozen=True)

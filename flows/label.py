@@ -54,6 +54,7 @@ from tasks.labeling_results import (
     submit_plan_task,
     write_dry_run,
 )
+from tasks.profile import combine_batches, profile_task, split_batches
 from tasks.settings import Settings
 from tasks.storage import Store
 
@@ -204,6 +205,8 @@ def _plan(client: Any, store: Store, params: LabelParams, options: dict[str, Any
             **options,
         )
     images, _ = discover_task(params.source, store)
+    batches = [profile_task.submit(batch, store) for batch in split_batches(images)]
+    images = combine_batches([batch.result() for batch in batches])
     selected = select_for_labeling(images, skipped_refs(params.skip_labeled, store))
     return plan_new_job(
         selected,

@@ -9,8 +9,6 @@ arguments or configuration (nothing read or written). The last line printed on s
 the dataset's URI.
 """
 
-from __future__ import annotations
-
 import argparse
 import sys
 from pathlib import Path
@@ -21,7 +19,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.states import Failed, State
 
 from expectations.gate import gate_task
-from flows.cli import EXIT_CONFIG, params_or_exit, run_and_report, split_list
+from flows.cli import expected_failures, params_or_exit, run_and_report, split_list
 from flows.params import PrepareParams, default_dataset_name
 from tasks import tracking
 from tasks.annotations import (
@@ -43,10 +41,11 @@ from tasks.profile import (
     quarantine_problems,
     split_batches,
 )
-from tasks.publish import plan_task, publish_task
+from tasks.publish import DatasetExistsError, check_not_published, plan_task, publish_task
+from tasks.publish_lock import DatasetLockedError
 from tasks.report import report_task
 from tasks.run_record import record_dataset, record_profile
-from tasks.settings import Settings, make_store
+from tasks.settings import Settings, make_store, work_dir
 from tasks.split import frozen_splits_task, split_task
 from tasks.storage import join, normalize_uri
 from tasks.summary import prepare_summary
@@ -54,6 +53,7 @@ from tasks.tile import tile_task
 
 
 @flow(name="prepare-dataset", validate_parameters=True)
+@expected_failures(UnknownClassesError, DatasetExistsError, DatasetLockedError)
 def prepare(params: PrepareParams | None = None) -> dict[str, Any] | State:
     """Discover, profile, read annotations, split, gate and publish one dataset.
 
@@ -65,6 +65,7 @@ def prepare(params: PrepareParams | None = None) -> dict[str, Any] | State:
     store = make_store(settings)
     name = params.name or default_dataset_name()
     dataset_uri = join(normalize_uri(params.dest or settings.dest), name)
+    check_not_published(dataset_uri, store, overwrite=params.overwrite)
     report_dir = params.report_dir or join(settings.report_root, name)
     source, annotation_uris = (
         (params.source, params.annotations) if params.source else demo_task(settings.demo_root)
@@ -76,57 +77,107 @@ def prepare(params: PrepareParams | None = None) -> dict[str, Any] | State:
     problems += quarantine_problems(images)
 
     labels = AnnotationSet.merge(
-        read_annotations_task(uri, store, label_attribute=params.label_attribute,
-                              min_confidence=params.min_confidence)
+        read_annotations_task(
+            uri, store, label_attribute=params.label_attribute, min_confidence=params.min_confidence
+        )
         for uri in annotation_uris
-    )  # fmt: skip
+    )
     boxes, covered, found = resolve_boxes_task(labels, images, source_uri=source)
     boxes, names, dropped = assign_class_ids_task(
-        boxes, classes=params.classes, class_map=params.class_map,
+        boxes,
+        classes=params.classes,
+        class_map=params.class_map,
         drop_unknown=params.drop_unknown_classes,
-    )  # fmt: skip
+    )
     problems += found + dropped
     images = join_task(images, covered, as_background=params.unlabeled_as_background)
     images = split_task(
-        images, boxes, val_fraction=params.val_fraction, test_fraction=params.test_fraction,
-        seed=params.seed, group_by=params.group_by,
+        images,
+        boxes,
+        val_fraction=params.val_fraction,
+        test_fraction=params.test_fraction,
+        seed=params.seed,
+        group_by=params.group_by,
         frozen=frozen_splits_task(params.freeze_from, store) if params.freeze_from else None,
-    )  # fmt: skip
+    )
     if params.tile:
         images, boxes, tiled = tile_task(
-            images, boxes, store, join(report_dir, "tiles"), size=params.tile,
-            overlap=params.tile_overlap, min_area=params.tile_min_area, seed=params.seed,
-        )  # fmt: skip
+            images,
+            boxes,
+            store,
+            work_dir(settings, name, "tiles"),
+            size=params.tile,
+            overlap=params.tile_overlap,
+            min_area=params.tile_min_area,
+            seed=params.seed,
+        )
         problems += tiled
 
     report = report_task(images, boxes, problems, report_dir, store, source_uri=source)
     plan = plan_task(images, boxes)
-    gate = gate_task(plan, names, min_train=params.min_train, min_val=params.min_val)
+    gate = gate_task(
+        plan,
+        names,
+        min_train=params.min_train,
+        min_val=params.min_val,
+        docs_dir=report.local_dir,
+        docs_uri=report.out_dir_uri,
+        store=store,
+    )
     target = tracking.choose_tracking_target(params.tracking_uri, workdir=Path(settings.workdir))
-    with tracking.start_run(target, experiment=params.experiment, run_name=name,
-                            stage="prepare", dataset_name=name) as run_id:  # fmt: skip
-        record_profile(params, images, boxes, report, gate)
-        summary = prepare_summary(name, dataset_uri, images, boxes, problems, report, gate,
-                                  run_id, target)  # fmt: skip
+    with tracking.start_run(
+        target, experiment=params.experiment, run_name=name, stage="prepare", dataset_name=name
+    ) as run_id:
+        record_profile(params, images, boxes, report.local_dir, gate.statistics)
+        summary = prepare_summary(
+            name,
+            dataset_uri,
+            images,
+            boxes,
+            problems,
+            report_uri=report.html_uri,
+            gate_success=gate.success,
+            gate_failures=gate.failures,
+            mlflow_run_id=run_id,
+            tracking_uri=target.uri,
+            notes=target.notes(),
+        )
         if not gate.success:
             create_markdown_artifact(summary.markdown(), key="prepare-summary")
-            return Failed(message=gate.headline(), data=summary.as_dict())
+            return Failed(message=summary.headline(), data=summary.as_dict())
         info = build_dataset_info(
-            name=name, source_uri=source, annotation_uris=annotation_uris,
-            parameters=params.model_dump(mode="json"), names=names, plan=plan, images=images,
-            problems=problems, expectations=gate.as_info(), mlflow_run_id=run_id,
+            name=name,
+            source_uri=source,
+            annotation_uris=annotation_uris,
+            parameters=params.model_dump(mode="json"),
+            names=names,
+            plan=plan,
+            images=images,
+            problems=problems,
+            expectations=gate.as_dict(),
+            mlflow_run_id=run_id,
             tracking_uri=target.uri,
-        )  # fmt: skip
-        info = publish_task(plan, names, dataset_uri=dataset_uri, store=store, info=info,
-                            extra_files=report.dataset_files(), overwrite=params.overwrite)  # fmt: skip
+        )
+        info = publish_task(
+            plan,
+            names,
+            dataset_uri=dataset_uri,
+            store=store,
+            info=info,
+            extra_files=report.dataset_files(),
+            overwrite=params.overwrite,
+        )
         record_dataset(dataset_uri, name, info)
     create_markdown_artifact(summary.markdown(), key="prepare-summary")
     return summary.as_dict()
 
 
 def parse_args(argv: list[str] | None) -> PrepareParams:
-    parser = argparse.ArgumentParser(prog="python -m flows.prepare", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m flows.prepare",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add = parser.add_argument
     add("--source", help="image root: local path, file:// or s3:// (default: the demo)")
     add("--annotations", action="append", default=None, help="annotation file or prefix (repeat)")
@@ -158,12 +209,7 @@ def parse_args(argv: list[str] | None) -> PrepareParams:
 
 
 def main(argv: list[str] | None = None) -> int:
-    params = parse_args(argv)
-    try:
-        return run_and_report(prepare, params)
-    except UnknownClassesError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_CONFIG
+    return run_and_report(prepare, parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -80,7 +80,7 @@ def validate_uri(
 
 
 def _summary(dataset_uri: str, report: Any) -> dict[str, Any]:
-    return {"uri": dataset_uri, **report.as_info()}
+    return {"uri": dataset_uri, **report.as_dict()}
 
 
 @flow(name="validate-dataset", log_prints=True)

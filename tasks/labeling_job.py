@@ -106,10 +106,8 @@ def labeled_source_refs(manifest_text: str) -> set[str]:
 
 
 def select_for_labeling(images: pd.DataFrame, skip_refs: set[str]) -> pd.DataFrame:
-    """Images to label: not quarantined by profiling, and not in ``skip_refs`` (by URI)."""
-    keep = ~images["uri"].isin(skip_refs)
-    if "status" in images.columns:
-        keep &= images["status"] != STATUS_QUARANTINED
+    """Profiled images to label: not quarantined, and not in ``skip_refs`` (by URI)."""
+    keep = ~images["uri"].isin(skip_refs) & (images["status"] != STATUS_QUARANTINED)
     selected = images.loc[keep].sort_values("key", kind="stable").reset_index(drop=True)
     log.info(
         "%d of %d images selected for labeling (%d skipped)",

@@ -130,6 +130,14 @@ def _publish_image(item: PlannedImage, dataset_uri: str, store: Store) -> Publis
     return PublishedFile(item.image_path, item.source_bytes, item.sha256)
 
 
+def check_not_published(dataset_uri: str, store: Store, *, overwrite: bool) -> None:
+    """Fail before any work when a complete dataset already has this name."""
+    if not overwrite and store.exists(join(dataset_uri, DATASET_INFO)):
+        raise DatasetExistsError(
+            f"{dataset_uri} is already a complete dataset; pass --overwrite to replace it"
+        )
+
+
 def _write_text(dataset_uri: str, path: str, text: str, store: Store) -> PublishedFile:
     data = text.encode("utf-8")
     store.write_bytes(join(dataset_uri, path), data)
@@ -197,12 +205,8 @@ def publish_dataset(
     """
     info_uri = join(dataset_uri, DATASET_INFO)
     with publish_lock(dataset_uri, store):
-        if store.exists(info_uri):
-            if not overwrite:
-                raise DatasetExistsError(
-                    f"{dataset_uri} is already a complete dataset; pass --overwrite to replace it"
-                )
-            store.delete(info_uri)  # from here on the dataset is incomplete until rewritten
+        check_not_published(dataset_uri, store, overwrite=overwrite)
+        store.delete(info_uri)  # from here on the dataset is incomplete until rewritten
         files = _write_files(
             plan, names, dataset_uri, store, extra_files=extra_files or {}, progress=progress
         )
@@ -218,6 +222,7 @@ def publish_dataset(
     return full_info
 
 
+plan_task = task(name="plan-dataset", cache_policy=NONE)(plan_dataset)
 publish_task = task(
     name="publish-dataset", retries=2, retry_delay_seconds=[5, 30], cache_policy=NONE
 )(publish_dataset)

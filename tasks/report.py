@@ -56,6 +56,10 @@ class ReportFiles:
     counts: dict[str, int] = field(default_factory=dict)  # the headline numbers
     file_names: list[str] = field(default_factory=list)
 
+    def dataset_files(self) -> dict[str, bytes]:
+        """What a published dataset carries of the report: ``report.html``."""
+        return {REPORT_FILE: (self.local_dir / REPORT_FILE).read_bytes()}
+
 
 # -- recommendations -------------------------------------------------------------------
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tasks.storage import Store
 
 DEFAULT_EXPERIMENT = "drone-imagery-data-exploration"
 
@@ -21,3 +25,20 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = None
     sse: str | None = None  # "AES256" or "aws:kms"
     sse_kms_key_id: str | None = None
+
+
+def make_store(settings: Settings) -> Store:
+    """The Store for a run: region, endpoint and server-side encryption from the settings."""
+    return Store(
+        region_name=settings.aws_region,
+        endpoint_url=settings.s3_endpoint_url,
+        sse=settings.sse,
+        sse_kms_key_id=settings.sse_kms_key_id,
+    )
+
+
+def work_dir(settings: Settings, *parts: str) -> str:
+    """A local scratch folder for a run's intermediate files (tiles), made on demand."""
+    path = Path(settings.workdir, ".droneprep-work", *parts).absolute()
+    path.mkdir(parents=True, exist_ok=True)
+    return str(path)

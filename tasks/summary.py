@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -24,7 +25,8 @@ class PrepareSummary:
     unlabeled: int
     boxes_per_split: dict[str, int]
     problems: int
-    problem_examples: list[str]
+    problem_counts: dict[str, int]  # per rule
+    problem_examples: list[str]  # the first of each rule
     report_uri: str
     gate_success: bool
     gate_failures: list[str]
@@ -35,6 +37,11 @@ class PrepareSummary:
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "lines": self.lines()}
 
+    def headline(self) -> str:
+        if self.gate_success:
+            return f"dataset {self.name} published: {self.dataset_uri}"
+        return f"expectations gate failed ({len(self.gate_failures)} rules); nothing published"
+
     def lines(self) -> list[str]:
         """The summary for a terminal; the last line is the dataset URI when published."""
         splits = ", ".join(f"{n} {s}" for s, n in self.images_per_split.items())
@@ -44,8 +51,10 @@ class PrepareSummary:
             f"  images: {self.images_found} found; published {splits or 'none'}; "
             f"{self.quarantined} quarantined; {self.unlabeled} unlabeled",
             f"  boxes:  {boxes or 'none'}",
-            f"  problems: {self.problems} (all listed in the report and dataset_info.json)",
-            *[f"    {p}" for p in self.problem_examples],
+            f"  problems: {self.problems} (every one is listed in the report and "
+            "dataset_info.json); by rule: "
+            + ", ".join(f"{rule} {n}" for rule, n in self.problem_counts.items()),
+            *[f"    e.g. {p}" for p in self.problem_examples],
         ]
         if not self.gate_success:
             out += ["  expectations gate FAILED:", *[f"    - {f}" for f in self.gate_failures]]
@@ -76,6 +85,13 @@ class PrepareSummary:
         return f"# prepare: {self.name}\n\n| | |\n|---|---|\n{table}\n{failures}\n"
 
 
+def _first_of_each_rule(problems: list[Problem]) -> list[Problem]:
+    first: dict[str, Problem] = {}
+    for problem in problems:
+        first.setdefault(problem.rule, problem)
+    return list(first.values())
+
+
 def prepare_summary(
     name: str,
     dataset_uri: str,
@@ -104,7 +120,8 @@ def prepare_summary(
         unlabeled=int((images["status"] == STATUS_UNLABELED).sum()),
         boxes_per_split={str(k): int(v) for k, v in box_split.value_counts().sort_index().items()},
         problems=len(problems),
-        problem_examples=[str(p) for p in problems[:PROBLEMS_SHOWN]],
+        problem_counts=dict(Counter(p.rule for p in problems).most_common()),
+        problem_examples=[str(p) for p in _first_of_each_rule(problems)][:PROBLEMS_SHOWN],
         report_uri=report_uri,
         gate_success=gate_success,
         gate_failures=list(gate_failures),

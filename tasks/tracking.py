@@ -59,6 +59,13 @@ class TrackingTarget:
     def fell_back(self) -> bool:
         return self.fallback_reason is not None
 
+    def notes(self) -> list[str]:
+        """One sentence for the run summary when the run was recorded elsewhere."""
+        if not self.fell_back:
+            return []
+        return [f"MLflow at {self.intended_uri} was not usable ({self.fallback_reason}); "
+                f"the run was recorded in {self.uri}"]  # fmt: skip
+
     def tags(self) -> dict[str, str]:
         """Run tags naming the intended store when the run was recorded elsewhere."""
         if not self.fell_back:

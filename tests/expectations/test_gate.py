@@ -1,10 +1,11 @@
-"""The producer's gate on a plan: the lead's prepare calls it before publishing."""
+"""The producer's gate (``expectations.gate.run_gate``) on a plan, before publishing."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from expectations.gate import gate, gate_task
+from expectations.gate import DATA_DOCS_DIR, gate_task, run_gate
 from tasks.layout import PlannedImage
 from tests.expectations.factory import NAMES, label_text
 
@@ -17,25 +18,25 @@ def _planned(index: int, split: str, label: str | None = None) -> PlannedImage:
     )  # fmt: skip
 
 
-def test_gate_passes_a_good_plan_and_reports_for_dataset_info() -> None:
+def test_gate_passes_a_good_plan_and_writes_data_docs(tmp_path: Path) -> None:
     plan = [_planned(i, "train" if i < 6 else "val") for i in range(9)]
 
-    report = gate(plan, NAMES, min_train=6, min_val=3)
+    report = run_gate(plan, NAMES, min_train=6, min_val=3, docs_dir=tmp_path)
 
     assert report.success, report.failures
-    assert report.headline() == "plan: valid (1 warning(s))"
-    info = json.loads(json.dumps(report.as_info()))
+    info = json.loads(json.dumps(report.as_dict()))
     assert info["statistics"]["splits"]["train"]["images"] == 6
-    assert gate_task.fn is gate
+    assert (tmp_path / DATA_DOCS_DIR / "index.html").is_file()
+    assert gate_task.fn is run_gate
 
 
-def test_gate_stops_a_plan_below_the_minimums_with_a_headline() -> None:
+def test_gate_stops_a_plan_below_the_minimums() -> None:
     plan = [_planned(i, "train") for i in range(4)] + [_planned(9, "val", "0 0.5 0.5 0 0.1\n")]
 
-    report = gate(plan, NAMES, min_train=5, min_val=1)
+    report = run_gate(plan, NAMES, min_train=5, min_val=1)
 
     assert not report.success
-    assert report.headline().startswith("plan: 2 rule(s) failed, first: min-train-images")
+    assert report.failures[0].startswith("min-train-images: the train split needs at least 5")
     assert any(
         f.startswith("label-box-positive") and "val/labels/f9.txt:1" in f for f in report.failures
     )

@@ -22,7 +22,7 @@ def test_report_is_json_and_data_docs_render_the_validation(dataset, store, tmp_
     finish_dataset(store, str(dataset))
     report = validate_frames(frames_from_dataset(str(dataset), store), min_train=5, min_val=3)
 
-    text = json.dumps({"report": report.as_info(), "results": report.results}, allow_nan=False)
+    text = json.dumps({"report": report.as_dict(), "results": report.results}, allow_nan=False)
     index = write_data_docs(report, tmp_path / "docs")
 
     assert "label-x-center-range" in text
