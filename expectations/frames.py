@@ -342,12 +342,14 @@ def _label_lines_frame(
     half_w, half_h = lines["width"] / 2, lines["height"] / 2
     long_side = lines[["image_width", "image_height"]].astype("float64").max(axis=1)
     scale = imgsz / long_side
-    side_px = (
+    # to 0.01 px: labels carry 6 decimals, so a 4 px box can come back as 3.99996 px
+    side_px = np.round(
         np.minimum(
             lines["width"] * lines["image_width"].astype("float64"),
             lines["height"] * lines["image_height"].astype("float64"),
         )
-        * scale
+        * scale,
+        2,
     )
     class_name = _class_names(lines["class_id"].to_numpy(), names or [])
     return lines.assign(
