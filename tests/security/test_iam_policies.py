@@ -234,6 +234,7 @@ def recorded(
 # -- the runs were real and did what they should ------------------------------------------
 
 
+@pytest.mark.integration
 def test_the_recorded_runs_succeeded_and_made_every_kind_of_call(recorded: Recorded) -> None:
     outputs = recorded.outputs
     assert outputs["prepare"].code == 0, outputs["prepare"].stderr
@@ -281,14 +282,17 @@ def _denied(policy_name: str, calls: list[Call]) -> list[str]:
     return sorted({str(a) for a in _accesses(calls) if not is_allowed(policy, a)})
 
 
+@pytest.mark.integration
 def test_every_data_scientist_call_is_allowed(recorded: Recorded) -> None:
     assert _denied("data-scientist-policy", recorded.scientist) == []
 
 
+@pytest.mark.integration
 def test_every_ml_engineer_call_is_allowed(recorded: Recorded) -> None:
     assert _denied("ml-engineer-policy", recorded.engineer) == []
 
 
+@pytest.mark.integration
 def test_the_ml_engineer_policy_refuses_the_data_scientists_writes(recorded: Recorded) -> None:
     policy = render_policy("ml-engineer-policy", VALUES)
     writes = [
@@ -299,6 +303,7 @@ def test_the_ml_engineer_policy_refuses_the_data_scientists_writes(recorded: Rec
     assert writes and not [str(a) for a in writes if is_allowed(policy, a)]
 
 
+@pytest.mark.integration
 def test_the_ground_truth_role_can_read_the_job_and_write_its_output(recorded: Recorded) -> None:
     """What the service does as the execution role, from the submitted request itself."""
     request = recorded.create_request
@@ -326,6 +331,7 @@ def test_the_ground_truth_role_can_read_the_job_and_write_its_output(recorded: R
         assert not is_allowed(policy, Access("s3:PutObject", arn(uri))), uri
 
 
+@pytest.mark.integration
 def test_every_granted_statement_is_needed(recorded: Recorded) -> None:
     """Nothing broader, statement by statement: each is used by a recorded call or listed."""
     for policy_name, calls in (

@@ -199,6 +199,7 @@ def scanned(
         yield result
 
 
+@pytest.mark.integration
 def test_the_run_published_and_every_output_was_scanned(scanned: ScannedRun) -> None:
     assert scanned.run.code == 0, scanned.run.stderr
     sources = scanned.sources
@@ -213,10 +214,12 @@ def test_the_run_published_and_every_output_was_scanned(scanned: ScannedRun) -> 
     print(f"\nscanned {len(sources)} outputs, {sum(map(len, sources.values())):,} bytes")
 
 
+@pytest.mark.integration
 def test_no_credential_token_or_signature_in_any_output(scanned: ScannedRun) -> None:
     assert find_leaks(scanned.sources) == []
 
 
+@pytest.mark.integration
 def test_every_dataset_object_is_sse_kms_with_the_configured_key(scanned: ScannedRun) -> None:
     assert len(scanned.dataset_keys) > 20
     assert not [k for k in scanned.dataset_keys if k.endswith(".publish-lock")]
