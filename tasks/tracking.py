@@ -83,6 +83,26 @@ def local_tracking_uri(workdir: Path) -> str:
     return f"sqlite:///{Path(workdir).resolve() / LOCAL_DB_NAME}"
 
 
+def _experiment_id(name: str, uri: str) -> str:
+    """The experiment's id, creating it; a local sqlite store keeps artifacts beside its db.
+
+    (MLflow's own default for a sqlite store is ``./mlruns`` in whatever folder the run
+    happens to start in.)
+    """
+    import mlflow
+
+    existing = mlflow.get_experiment_by_name(name)
+    if existing is not None:
+        return existing.experiment_id
+    location = None
+    if uri.startswith("sqlite:///"):
+        location = (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts").as_uri()
+    try:
+        return mlflow.create_experiment(name, artifact_location=location)
+    except mlflow.exceptions.MlflowException:  # created meanwhile by a concurrent run
+        return mlflow.get_experiment_by_name(name).experiment_id
+
+
 def resolve_tracking_uri(cli_value: str | None, *, workdir: Path) -> str:
     """``--tracking-uri``, then ``MLFLOW_TRACKING_URI``, then the local sqlite store."""
     for value in (cli_value, os.environ.get("MLFLOW_TRACKING_URI")):
@@ -258,7 +278,7 @@ def start_run(
     if dataset_name:
         run_tags[TAG_DATASET] = dataset_name
     with _global_tracking_uri(target.uri):
-        experiment_id = mlflow.set_experiment(experiment).experiment_id
+        experiment_id = _experiment_id(experiment, target.uri)
         with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=run_tags) as run:
             yield run.info.run_id
 
