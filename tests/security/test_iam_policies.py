@@ -438,12 +438,16 @@ def test_no_star_resource_or_action_where_a_prefix_or_arn_serves(policy_name: st
             assert "s3:prefix" in statement["Condition"]["StringLike"], statement["Sid"]
 
 
-def test_the_trust_policy_lets_only_sagemaker_labeling_jobs_of_the_account_assume() -> None:
+def test_the_trust_policy_lets_only_sagemaker_of_the_account_and_region_assume() -> None:
     (statement,) = render_policy("ground-truth-trust-policy", VALUES)["Statement"]
     assert statement["Principal"] == {"Service": "sagemaker.amazonaws.com"}
     assert statement["Action"] == "sts:AssumeRole"
     assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT}
-    assert statement["Condition"]["ArnLike"]["aws:SourceArn"].endswith(f":{ACCOUNT}:labeling-job/*")
+    source_arn = statement["Condition"]["ArnLike"]["aws:SourceArn"]
+    job = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:labeling-job/droneprep-1"
+    assert wildcard_match(source_arn, job)
+    assert not wildcard_match(source_arn, job.replace(ACCOUNT, "999999999999"))
+    assert not wildcard_match(source_arn, job.replace(REGION, "eu-west-1"))
 
 
 def test_every_placeholder_is_documented_and_substituted() -> None:
