@@ -26,6 +26,7 @@ from prefect.artifacts import create_markdown_artifact
 from pydantic import BaseModel, Field, model_validator
 
 from flows.cli import EXIT_CONFIG, EXIT_INVALID, params_or_exit, quiet_environment, split_list
+from flows.profiling import profile_and_flag
 from tasks import groundtruth
 from tasks.discover import discover_task
 from tasks.groundtruth import (
@@ -55,7 +56,6 @@ from tasks.labeling_results import (
     submit_plan_task,
     write_dry_run,
 )
-from tasks.profile import combine_batches, profile_task, split_batches
 from tasks.run_record import record_labeling_job
 from tasks.settings import Settings, make_store
 from tasks.storage import Store
@@ -206,8 +206,7 @@ def _plan(client: Any, store: Store, params: LabelParams, options: dict[str, Any
             **options,
         )
     images, _ = discover_task(params.source, store)
-    batches = [profile_task.submit(batch, store) for batch in split_batches(images)]
-    images = combine_batches([batch.result() for batch in batches])
+    images = profile_and_flag(images, store).images
     selected = select_for_labeling(images, skipped_refs(params.skip_labeled, store))
     return plan_new_job(
         selected,
