@@ -140,18 +140,16 @@ def test_command_line_bad_arguments_exit_2(argv, capsys) -> None:
 
 
 @pytest.mark.integration
+@pytest.mark.usefixtures("prefect_harness")
 def test_flow_returns_the_summary_or_a_failed_state(tmp_path: Path) -> None:
-    from prefect.testing.utilities import prefect_test_harness
-
     from flows.validate import validate_dataset
 
     store = Store()
     root = tmp_path / "ds"
     write_dataset(store, str(root))
     finish_dataset(store, str(root))
-    with prefect_test_harness(server_startup_timeout=120):
-        summary = validate_dataset(str(root), min_train=5, min_val=3)
-        state = validate_dataset(str(root), min_train=5, min_val=4, return_state=True)
+    summary = validate_dataset(str(root), min_train=5, min_val=3)
+    state = validate_dataset(str(root), min_train=5, min_val=4, return_state=True)
 
     assert summary["success"] is True
     assert summary["statistics"]["splits"]["train"]["images"] == 6
