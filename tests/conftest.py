@@ -74,3 +74,20 @@ def make_image_bytes(
 @pytest.fixture
 def image_bytes() -> object:
     return make_image_bytes
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One temporary Prefect server (its own database) for every flow test of the session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):  # a new database on a busy machine
+        yield
+
+
+@pytest.fixture(scope="session")
+def small_demo(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """A 48-image demo (every kind of defect included), made once for the session."""
+    from tasks.demo import make_demo_data
+
+    return make_demo_data(tmp_path_factory.mktemp("demo"), n_images=48, seed=5)
