@@ -83,24 +83,15 @@ def local_tracking_uri(workdir: Path) -> str:
     return f"sqlite:///{Path(workdir).resolve() / LOCAL_DB_NAME}"
 
 
-def _experiment_id(name: str, uri: str) -> str:
-    """The experiment's id, creating it; a local sqlite store keeps artifacts beside its db.
+def local_artifact_location(uri: str) -> str | None:
+    """``file://`` URI of ``mlartifacts/`` beside a local sqlite store, else None.
 
-    (MLflow's own default for a sqlite store is ``./mlruns`` in whatever folder the run
-    happens to start in.)
+    Without it MLflow puts a sqlite store's artifacts in ``./mlruns`` of whatever folder
+    the process runs in.
     """
-    import mlflow
-
-    existing = mlflow.get_experiment_by_name(name)
-    if existing is not None:
-        return existing.experiment_id
-    location = None
-    if uri.startswith("sqlite:///"):
-        location = (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts").as_uri()
-    try:
-        return mlflow.create_experiment(name, artifact_location=location)
-    except mlflow.exceptions.MlflowException:  # created meanwhile by a concurrent run
-        return mlflow.get_experiment_by_name(name).experiment_id
+    if not uri.startswith("sqlite:///"):
+        return None
+    return (Path(uri[len("sqlite:///") :]).parent / "mlartifacts").resolve().as_uri()
 
 
 def resolve_tracking_uri(cli_value: str | None, *, workdir: Path) -> str:
@@ -278,7 +269,14 @@ def start_run(
     if dataset_name:
         run_tags[TAG_DATASET] = dataset_name
     with _global_tracking_uri(target.uri):
-        experiment_id = _experiment_id(experiment, target.uri)
+        found = mlflow.get_experiment_by_name(experiment)
+        experiment_id = (
+            found.experiment_id
+            if found is not None
+            else mlflow.create_experiment(
+                experiment, artifact_location=local_artifact_location(target.uri)
+            )
+        )
         with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=run_tags) as run:
             yield run.info.run_id
 
