@@ -30,6 +30,7 @@ from prefect import task
 from prefect.cache_policies import NONE, TASK_SOURCE, CacheKeyFnPolicy
 
 from tasks.neardup import near_duplicate_groups, parse_hash
+from tasks.retrying import io_task
 from tasks.storage import Store, is_s3
 from tasks.tables import STATUS_OK, STATUS_QUARANTINED, Problem
 
@@ -519,19 +520,19 @@ def flag_images(
 
 
 def _content_cache_key(_context: Any, parameters: dict[str, Any]) -> str:
-    """Cache on what the batch holds (key + ETag per image) and the parameters."""
+    """Cache on what the batch holds (URI + ETag per image) and the parameters."""
     batch: pd.DataFrame = parameters["images"]
     digest = hashlib.sha256()
-    for key, etag in zip(batch["key"], batch["etag"], strict=True):
-        digest.update(f"{key}\t{etag}\n".encode())
+    for uri, etag in zip(batch["uri"], batch["etag"], strict=True):  # the uri is in the result
+        digest.update(f"{uri}\t{etag}\n".encode())
     digest.update(f"max_pixels={parameters.get('max_pixels', DEFAULT_MAX_PIXELS)}".encode())
     return digest.hexdigest()
 
 
-profile_task = task(
+profile_task = io_task(
+    profile_images,
     name="profile-batch",
     retries=2,
-    retry_delay_seconds=[5, 30],
     cache_policy=TASK_SOURCE + CacheKeyFnPolicy(cache_key_fn=_content_cache_key),
-)(profile_images)
+)
 flag_task = task(name="flag-images", cache_policy=NONE)(flag_images)
