@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 
 import pandas as pd
-from prefect import task
-from prefect.cache_policies import NONE
 
 from tasks.layout import IMAGE_SUFFIXES
+from tasks.retrying import io_task
 from tasks.storage import Store, UnsafeKeyError, check_key
 from tasks.tables import IMAGE_DISCOVER_COLUMNS, Problem
 
@@ -44,6 +43,4 @@ def discover_images(source_uri: str, store: Store) -> tuple[pd.DataFrame, list[P
     return images, problems
 
 
-discover_task = task(
-    name="discover-images", retries=3, retry_delay_seconds=[2, 10, 30], cache_policy=NONE
-)(discover_images)
+discover_task = io_task(discover_images, name="discover-images")

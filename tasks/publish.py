@@ -30,6 +30,7 @@ from tasks.layout import (
 )
 from tasks.orientation import upright_image
 from tasks.publish_lock import publish_lock
+from tasks.retrying import io_task
 from tasks.storage import Store, join
 from tasks.tables import STATUS_OK
 
@@ -223,6 +224,4 @@ def publish_dataset(
 
 
 plan_task = task(name="plan-dataset", cache_policy=NONE)(plan_dataset)
-publish_task = task(
-    name="publish-dataset", retries=2, retry_delay_seconds=[5, 30], cache_policy=NONE
-)(publish_dataset)
+publish_task = io_task(publish_dataset, name="publish-dataset", retries=2)

@@ -34,9 +34,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps
-from prefect import task
-from prefect.cache_policies import NONE
 
+from tasks.retrying import io_task
 from tasks.storage import Store, join
 from tasks.tables import STATUS_OK, STATUS_QUARANTINED, Problem
 
@@ -497,6 +496,4 @@ def tile_recommendation(
             "imgsz": imgsz, "min_object_px": min_object_px}  # fmt: skip
 
 
-tile_task = task(name="tile-images", retries=2, retry_delay_seconds=[5, 30], cache_policy=NONE)(
-    tile_images
-)
+tile_task = io_task(tile_images, name="tile-images", retries=2)

@@ -8,9 +8,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from prefect import task
-from prefect.cache_policies import NONE
-
 from tasks.annotations.coco import read_coco
 from tasks.annotations.detect import (
     ANNOTATION_SUFFIXES,
@@ -25,6 +22,7 @@ from tasks.annotations.model import AnnotationSet
 from tasks.annotations.visdrone import read_visdrone
 from tasks.annotations.voc import read_voc
 from tasks.annotations.yolo import NAMES_FILES, is_names_file, parse_names, read_yolo
+from tasks.retrying import io_task
 from tasks.storage import Store, basename, is_s3, join, normalize_uri
 from tasks.tables import Problem
 
@@ -200,6 +198,4 @@ def read_annotations(
     return result
 
 
-read_annotations_task = task(
-    name="read-annotations", retries=2, retry_delay_seconds=[5, 30], cache_policy=NONE
-)(read_annotations)
+read_annotations_task = io_task(read_annotations, name="read-annotations", retries=2)
