@@ -224,6 +224,7 @@ def _new_context() -> Any:
     # GX sets this module's logger to INFO and logs every ephemeral context's temporary
     # docs folder there: keep that line off users' screens, nothing else
     logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # not "Created temporary..."
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     return context
