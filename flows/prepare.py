@@ -93,6 +93,7 @@ def prepare(params: PrepareParams | None = None) -> dict[str, Any] | State:
         group_by=params.group_by,
         frozen=frozen_splits_task(params.freeze_from, store) if params.freeze_from else None,
     )
+    report = report_task(images, boxes, problems, report_dir, store, source_uri=source)
     if params.tile:
         images, boxes, tiled = tile_task(
             images,
@@ -106,7 +107,6 @@ def prepare(params: PrepareParams | None = None) -> dict[str, Any] | State:
         )
         problems += tiled
 
-    report = report_task(images, boxes, problems, report_dir, store, source_uri=source)
     plan = plan_task(images, boxes)
     gate = gate_task(
         plan,

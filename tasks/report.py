@@ -212,11 +212,10 @@ def _tile(row: pd.Series, boxes: pd.DataFrame | None, store: Store, tile_px: int
     font = ImageFont.load_default(size=11)
     caption = ImageDraw.Draw(canvas)
     caption.text((3, tile_px + 2), str(row["key"])[-40:], fill=(0, 0, 0), font=font)
-    if row["flags"]:
+    flags = row.get("flags")
+    if isinstance(flags, str) and flags:
         caption.rectangle((0, 0, tile_px - 1, tile_px + 29), outline=(220, 0, 0), width=4)
-        caption.text(
-            (3, tile_px + 15), row["flags"].replace(";", ", ")[:44], fill=(200, 0, 0), font=font
-        )
+        caption.text((3, tile_px + 15), flags.replace(";", ", ")[:44], fill=(200, 0, 0), font=font)
     return canvas
 
 
