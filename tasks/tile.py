@@ -113,9 +113,9 @@ def _check_parameters(size: int, overlap: float, min_area: float, background_rat
 
 
 def _box_where(box: pd.Series, frame_uri: str, position: int) -> str:
-    source_uri, line = box.get("source_uri"), box.get("source_line")
-    if isinstance(source_uri, str) and source_uri and pd.notna(line):
-        return f"{source_uri}:{line}"
+    where = box.get("source_line")  # the readers' "file:line#element" of the box
+    if isinstance(where, str) and where:
+        return where
     return f"{frame_uri}#box{position}"
 
 

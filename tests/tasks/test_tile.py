@@ -108,7 +108,7 @@ def _voc_boxes(xml_path: Path, key: str, width: int, height: int) -> list[dict[s
         box = obj.find("bndbox")
         x0, y0, x1, y1 = (float(box.findtext(tag)) for tag in ("xmin", "ymin", "xmax", "ymax"))
         rows.append(_row(key, obj.findtext("name"), (x0, y0, x1, y1), (width, height)))
-        rows[-1].update(source_uri=str(xml_path), source_line=f"object[{index}]")
+        rows[-1].update(source_uri=str(xml_path), source_line=f"{xml_path}#object[{index}]")
     return rows
 
 
@@ -119,7 +119,7 @@ def _visdrone_boxes(txt_path: Path, key: str) -> list[dict[str, object]]:
         if category in (0, 11) or w <= 0 or h <= 0:  # ignored regions, "others"
             continue
         rows.append(_row(key, str(category), (x, y, x + w, y + h), (1920, 1080)))
-        rows[-1].update(source_uri=str(txt_path), source_line=line_no)
+        rows[-1].update(source_uri=str(txt_path), source_line=f"{txt_path}:{line_no}")
     return rows
 
 
@@ -216,10 +216,7 @@ def test_boxes_in_tiles_are_exact_and_clipping_follows_the_min_area_rule(
     assert len(tiles) > 1 and frame_key not in set(out_images["key"])
     dropped = {(p.where, p.image_key) for p in problems if p.rule == "tile-min-area"}
     source_where = boxes[boxes["image_key"] == frame_key]
-    where = [
-        f"{u}:{line}"
-        for u, line in zip(source_where["source_uri"], source_where["source_line"], strict=True)
-    ]
+    where = source_where["source_line"].tolist()  # the readers' "file:line" of each box
     checked_inside = 0
     for tile in tiles.itertuples():
         window = np.array(
