@@ -1,16 +1,25 @@
-"""The producer's gate: the same suites as ``flows.validate``, run on the plan before publish."""
+"""The producer's gate: the same suites as ``flows.validate``, run on the plan before publish.
+
+The verdict depends only on the plan, the class names and the thresholds, so the Prefect
+task is cached on exactly those: a rerun on unchanged input does not run Great
+Expectations again. The Data Docs pages travel with the cached verdict as bytes.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import tempfile
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from prefect import task
-from prefect.cache_policies import NONE
+from prefect.cache_policies import TASK_SOURCE, CacheKeyFnPolicy
 
 from expectations.frames import frames_from_plan
-from expectations.runner import ValidationReport, validate_frames, write_data_docs
+from expectations.runner import validate_frames, write_data_docs
 from tasks.layout import PlannedImage
 from tasks.storage import Store, join
 
@@ -19,31 +28,61 @@ log = logging.getLogger(__name__)
 DATA_DOCS_DIR = "data_docs"
 
 
+@dataclass(frozen=True)
+class GateResult:
+    """The gate's verdict (``as_dict()`` is dataset_info.json's ``expectations``)."""
+
+    success: bool
+    failures: list[str]
+    warnings: list[str]
+    statistics: dict[str, Any]
+    data_docs: dict[str, bytes] = field(default_factory=dict, repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "success": self.success,
+            "failures": self.failures,
+            "warnings": self.warnings,
+            "statistics": self.statistics,
+        }
+
+    def write_data_docs(self, docs_dir: Path, docs_uri: str | None, store: Store) -> None:
+        """The GX Data Docs pages into ``docs_dir/data_docs`` (and below ``docs_uri``)."""
+        for relpath, data in self.data_docs.items():
+            path = docs_dir / DATA_DOCS_DIR / relpath
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            if docs_uri is not None and docs_uri != str(docs_dir):
+                store.write_bytes(join(docs_uri, DATA_DOCS_DIR, *relpath.split("/")), data)
+
+
 def run_gate(
-    plan: list[PlannedImage],
-    names: list[str],
-    *,
-    min_train: int,
-    min_val: int,
-    info: dict[str, Any] | None = None,
-    docs_dir: Path | None = None,
-    docs_uri: str | None = None,
-    store: Store | None = None,
-) -> ValidationReport:
-    """Validate the planned dataset; write GX Data Docs to ``docs_dir`` (and ``docs_uri``)."""
-    report = validate_frames(
-        frames_from_plan(plan, names, info=info), min_train=min_train, min_val=min_val
-    )
-    if docs_dir is not None:
-        index = write_data_docs(report, docs_dir / DATA_DOCS_DIR)
-        if docs_uri is not None and store is not None:
-            _upload(index.parent, join(docs_uri, DATA_DOCS_DIR), store)
-    return report
+    plan: list[PlannedImage], names: list[str], *, min_train: int, min_val: int
+) -> GateResult:
+    """Validate the planned dataset with the suites; keep the Data Docs pages as bytes."""
+    report = validate_frames(frames_from_plan(plan, names), min_train=min_train, min_val=min_val)
+    with tempfile.TemporaryDirectory(prefix="droneprep-docs-") as tmp:
+        index = write_data_docs(report, Path(tmp))
+        docs = {
+            path.relative_to(index.parent).as_posix(): path.read_bytes()
+            for path in sorted(index.parent.rglob("*"))
+            if path.is_file()
+        }
+    return GateResult(report.success, report.failures, report.warnings, report.statistics, docs)
 
 
-def _upload(local_dir: Path, uri: str, store: Store) -> None:
-    for path in sorted(p for p in local_dir.rglob("*") if p.is_file()):
-        store.write_bytes(join(uri, *path.relative_to(local_dir).parts), path.read_bytes())
+def _plan_cache_key(_context: Any, parameters: dict[str, Any]) -> str:
+    """The plan, the names and the thresholds: everything the verdict depends on."""
+    content = {
+        "plan": [asdict(item) for item in parameters["plan"]],
+        "names": parameters["names"],
+        "min_train": parameters["min_train"],
+        "min_val": parameters["min_val"],
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
-gate_task = task(name="expectations-gate", cache_policy=NONE)(run_gate)
+gate_task = task(
+    name="expectations-gate",
+    cache_policy=TASK_SOURCE + CacheKeyFnPolicy(cache_key_fn=_plan_cache_key),
+)(run_gate)

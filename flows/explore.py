@@ -19,7 +19,7 @@ from tasks import tracking
 from tasks.annotations import AnnotationSet, read_annotations_task, resolve_boxes_task
 from tasks.discover import discover_task
 from tasks.profile import DEFAULT_MAX_PIXELS, DEFAULT_NEAR_DUP_DISTANCE, check_profile_params
-from tasks.report import report_task
+from tasks.report import render_report_task, save_report_task
 from tasks.run_record import record_profile
 from tasks.settings import DEFAULT_EXPERIMENT, Settings, make_store
 from tasks.storage import join
@@ -82,7 +82,8 @@ def explore(
         boxes, _, found = resolve_boxes_task(labels, images, source_uri=source)
         problems += found
 
-    files = report_task(images, boxes, problems, report_dir, store, source_uri=source)
+    rendered = render_report_task(images, boxes, problems, store, source_uri=source)
+    files = save_report_task(rendered, report_dir, store)
     target = tracking.choose_tracking_target(tracking_uri, workdir=Path(settings.workdir))
     with tracking.start_run(target, experiment=experiment, run_name=run_name, stage="explore"):
         record_profile(

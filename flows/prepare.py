@@ -37,7 +37,7 @@ from tasks.discover import discover_task
 from tasks.join import join_task
 from tasks.publish import DatasetExistsError, check_not_published, plan_task, publish_task
 from tasks.publish_lock import DatasetLockedError
-from tasks.report import report_task
+from tasks.report import render_report_task, save_report_task
 from tasks.run_record import record_dataset, record_profile
 from tasks.settings import Settings, make_store, work_dir
 from tasks.split import frozen_splits_task, split_task
@@ -93,7 +93,8 @@ def prepare(params: PrepareParams | None = None) -> dict[str, Any] | State:
         group_by=params.group_by,
         frozen=frozen_splits_task(params.freeze_from, store) if params.freeze_from else None,
     )
-    report = report_task(images, boxes, problems, report_dir, store, source_uri=source)
+    rendered = render_report_task(images, boxes, problems, store, source_uri=source)
+    report = save_report_task(rendered, report_dir, store)
     if params.tile:
         images, boxes, tiled = tile_task(
             images,
@@ -108,15 +109,8 @@ def prepare(params: PrepareParams | None = None) -> dict[str, Any] | State:
         problems += tiled
 
     plan = plan_task(images, boxes)
-    gate = gate_task(
-        plan,
-        names,
-        min_train=params.min_train,
-        min_val=params.min_val,
-        docs_dir=report.local_dir,
-        docs_uri=report.out_dir_uri,
-        store=store,
-    )
+    gate = gate_task(plan, names, min_train=params.min_train, min_val=params.min_val)
+    gate.write_data_docs(report.local_dir, report.out_dir_uri, store)
     target = tracking.choose_tracking_target(params.tracking_uri, workdir=Path(settings.workdir))
     with tracking.start_run(
         target, experiment=params.experiment, run_name=name, stage="prepare", dataset_name=name

@@ -9,6 +9,7 @@ Prefect markdown artifact).
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import io
 import logging
@@ -16,10 +17,12 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFont, ImageOps
+from prefect.cache_policies import TASK_SOURCE, CacheKeyFnPolicy
 
 from tasks.charts import render_charts
 from tasks.profile import DEFAULT_NEAR_DUP_DISTANCE, FLAG_NAMES, flag_thresholds
@@ -345,27 +348,34 @@ def _write_all(
     return uris, local_dir
 
 
-def write_report(
+@dataclass(frozen=True)
+class RenderedReport:
+    """Every file of the report as bytes, and the headline numbers; nothing written yet."""
+
+    title: str
+    files: dict[str, bytes]
+    counts: dict[str, int]
+
+
+def render_report(
     images: pd.DataFrame,
     boxes: pd.DataFrame | None,
     problems: list[Problem],
-    out_dir_uri: str,
     store: Store,
     *,
     title: str = "droneprep data-quality report",
     source_uri: str = "",
     sample_count: int = 24,
-) -> ReportFiles:
-    """Write report.html, images.csv, problems.csv, the chart PNGs and the sample grid."""
+) -> RenderedReport:
+    """report.html, images.csv, problems.csv, the chart PNGs and the sample grid, as bytes."""
     boxes = boxes if boxes is not None and len(boxes) else None
     charts = render_charts(images, boxes, flag_thresholds(images))
     grid_png = sample_grid(images, boxes, store, count=sample_count)
     counts = headline(images, boxes, problems)
-    advice = recommendations(images, boxes)
     page = render_html(
         title=title,
         counts=counts,
-        advice=advice,
+        advice=recommendations(images, boxes),
         charts=charts,
         grid_png=grid_png,
         images=images,
@@ -379,7 +389,12 @@ def write_report(
         PROBLEMS_CSV: problems_frame(problems).to_csv(index=False).encode(),
     }
     files |= charts | ({SAMPLE_GRID: grid_png} if grid_png else {})
-    uris, local_dir = _write_all(files, out_dir_uri, store)
+    return RenderedReport(title, files, counts)
+
+
+def save_report(rendered: RenderedReport, out_dir_uri: str, store: Store) -> ReportFiles:
+    """Write a rendered report below ``out_dir_uri`` (local or s3)."""
+    uris, local_dir = _write_all(rendered.files, out_dir_uri, store)
     log.info("report written to %s (%d files)", uris[REPORT_FILE], len(uris))
     return ReportFiles(
         out_dir_uri=normalize_uri(out_dir_uri),
@@ -387,10 +402,48 @@ def write_report(
         csv_uri=uris[IMAGES_CSV],
         chart_uris={n: u for n, u in uris.items() if n.endswith(".png")},
         local_dir=local_dir,
-        markdown=headline_markdown(counts, title, uris[REPORT_FILE]),
-        counts=counts,
+        markdown=headline_markdown(rendered.counts, rendered.title, uris[REPORT_FILE]),
+        counts=rendered.counts,
         file_names=sorted(uris),
     )
 
 
-report_task = io_task(write_report, name="write-report", retries=2)
+def write_report(
+    images: pd.DataFrame,
+    boxes: pd.DataFrame | None,
+    problems: list[Problem],
+    out_dir_uri: str,
+    store: Store,
+    **options: Any,
+) -> ReportFiles:
+    """Render and write the report (``options`` as for :func:`render_report`)."""
+    return save_report(render_report(images, boxes, problems, store, **options), out_dir_uri, store)
+
+
+def _report_cache_key(_context: Any, parameters: dict[str, Any]) -> str:
+    """What the report shows: the tables' content (images carry URI + ETag) and options."""
+    digest = hashlib.sha256()
+    for frame in (parameters["images"], parameters["boxes"]):
+        if frame is not None:
+            digest.update(",".join(map(str, frame.columns)).encode())
+            digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    digest.update(repr([p.as_dict() for p in parameters["problems"]]).encode())
+    digest.update(
+        repr(
+            sorted(
+                (k, v)
+                for k, v in parameters.items()
+                if k not in ("images", "boxes", "problems", "store")
+            )
+        ).encode()
+    )
+    return digest.hexdigest()
+
+
+render_report_task = io_task(
+    render_report,
+    name="render-report",
+    retries=2,
+    cache_policy=TASK_SOURCE + CacheKeyFnPolicy(cache_key_fn=_report_cache_key),
+)
+save_report_task = io_task(save_report, name="save-report", retries=2)

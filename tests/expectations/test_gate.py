@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 from expectations.gate import DATA_DOCS_DIR, gate_task, run_gate
 from tasks.layout import PlannedImage
+from tasks.storage import Store
 from tests.expectations.factory import NAMES, label_text
 
 
@@ -21,13 +23,15 @@ def _planned(index: int, split: str, label: str | None = None) -> PlannedImage:
 def test_gate_passes_a_good_plan_and_writes_data_docs(tmp_path: Path) -> None:
     plan = [_planned(i, "train" if i < 6 else "val") for i in range(9)]
 
-    report = run_gate(plan, NAMES, min_train=6, min_val=3, docs_dir=tmp_path)
+    report = run_gate(plan, NAMES, min_train=6, min_val=3)
+    report.write_data_docs(tmp_path, str(tmp_path), Store())
 
     assert report.success, report.failures
     info = json.loads(json.dumps(report.as_dict()))
     assert info["statistics"]["splits"]["train"]["images"] == 6
     assert (tmp_path / DATA_DOCS_DIR / "index.html").is_file()
     assert gate_task.fn is run_gate
+    assert pickle.loads(pickle.dumps(report)) == report  # Prefect persists it for the cache
 
 
 def test_gate_stops_a_plan_below_the_minimums() -> None:

@@ -20,7 +20,10 @@ from tasks.report import (
     SAMPLE_GRID,
     headline,
     recommendations,
-    report_task,
+    render_report,
+    render_report_task,
+    save_report,
+    save_report_task,
     write_report,
 )
 from tasks.storage import Store
@@ -85,7 +88,9 @@ def test_write_report_local_without_boxes(profiled: pd.DataFrame, tmp_path: Path
     page = Path(files.html_uri).read_text()
     assert "line 3 has no label" in page and "broken.jpg" in page
     assert "| quarantined | 1 |" in files.markdown
-    assert report_task.fn is write_report
+    assert render_report_task.fn is render_report and save_report_task.fn is save_report
+    again = render_report(profiled, None, problems, Store(), title="T")
+    assert again.files == {name: (tmp_path / "out" / name).read_bytes() for name in again.files}
 
 
 def test_html_is_self_contained_and_images_decode(profiled: pd.DataFrame, tmp_path: Path) -> None:
