@@ -9,7 +9,7 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from tasks.layout import IMAGE_SUFFIXES
-from tasks.storage import Store, UnsafeKeyError, check_key
+from tasks.storage import Store, UnsafeKeyError, check_key, retry_unless_permanent
 from tasks.tables import IMAGE_DISCOVER_COLUMNS, Problem
 
 log = logging.getLogger(__name__)
@@ -39,5 +39,9 @@ def discover_images(source_uri: str, store: Store) -> tuple[pd.DataFrame, list[P
 
 
 discover_task = task(
-    name="discover-images", retries=3, retry_delay_seconds=[2, 10, 30], cache_policy=NONE
+    name="discover-images",
+    retries=3,
+    retry_delay_seconds=[2, 10, 30],
+    retry_condition_fn=retry_unless_permanent,
+    cache_policy=NONE,
 )(discover_images)

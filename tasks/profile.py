@@ -30,7 +30,7 @@ from prefect import task
 from prefect.cache_policies import NONE, TASK_SOURCE, CacheKeyFnPolicy
 
 from tasks.neardup import near_duplicate_groups, parse_hash
-from tasks.storage import Store, is_s3
+from tasks.storage import Store, is_s3, retry_unless_permanent
 from tasks.tables import STATUS_OK, STATUS_QUARANTINED, Problem
 
 log = logging.getLogger(__name__)
@@ -529,6 +529,7 @@ profile_task = task(
     name="profile-batch",
     retries=2,
     retry_delay_seconds=[5, 30],
+    retry_condition_fn=retry_unless_permanent,
     cache_policy=TASK_SOURCE + CacheKeyFnPolicy(cache_key_fn=_content_cache_key),
 )(profile_images)
 flag_task = task(name="flag-images", cache_policy=NONE)(flag_images)

@@ -26,7 +26,7 @@ from prefect.cache_policies import NONE
 
 from tasks.charts import render_charts
 from tasks.profile import FLAG_NAMES, flag_thresholds
-from tasks.storage import Store, is_s3, join, normalize_uri
+from tasks.storage import Store, is_s3, join, normalize_uri, retry_unless_permanent
 from tasks.tables import STATUS_OK, STATUS_QUARANTINED, Problem, problems_frame
 
 log = logging.getLogger(__name__)
@@ -375,6 +375,10 @@ def write_report(
     )
 
 
-report_task = task(name="write-report", retries=2, retry_delay_seconds=[5, 30], cache_policy=NONE)(
-    write_report
-)
+report_task = task(
+    name="write-report",
+    retries=2,
+    retry_delay_seconds=[5, 30],
+    retry_condition_fn=retry_unless_permanent,
+    cache_policy=NONE,
+)(write_report)

@@ -16,7 +16,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -29,8 +29,62 @@ _MAX_RETRY_ATTEMPTS = 10
 _BODY_READ_ATTEMPTS = 5
 
 
+# S3 error codes a retry cannot fix: a missing bucket, denied access, bad credentials
+PERMANENT_S3_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AllAccessDisabled",
+        "AccountProblem",
+        "ExpiredToken",
+        "InvalidAccessKeyId",
+        "InvalidBucketName",
+        "InvalidToken",
+        "NoSuchBucket",
+        "NoSuchKey",
+        "SignatureDoesNotMatch",
+    }
+)
+
+
 class UnsafeKeyError(ValueError):
     """A relative key that could escape its root (``..``, absolute, empty segments)."""
+
+
+def is_permanent_error(error: BaseException) -> bool:
+    """True for errors a retry cannot fix: missing objects or buckets, denied access, bad keys."""
+    if isinstance(error, FileNotFoundError | PermissionError | UnsafeKeyError):
+        return True
+    from botocore.exceptions import ClientError, NoCredentialsError
+
+    if isinstance(error, NoCredentialsError):
+        return True
+    return (
+        isinstance(error, ClientError)
+        and error.response.get("Error", {}).get("Code") in PERMANENT_S3_CODES
+    )
+
+
+def retry_unless(*also_permanent: type[BaseException]) -> Callable[[Any, Any, Any], bool]:
+    """A Prefect ``retry_condition_fn``: retry I/O failures, not the ones a retry cannot fix
+    (:func:`is_permanent_error`, or one of ``also_permanent``).
+
+    botocore has already retried transient S3 errors; retrying a task on AccessDenied or
+    NoSuchBucket would only repeat the same answer minutes later.
+    """
+
+    def condition(task: Any, task_run: Any, state: Any) -> bool:
+        try:
+            state.result()
+        except also_permanent:
+            return False
+        except Exception as error:
+            return not is_permanent_error(error)
+        return False
+
+    return condition
+
+
+retry_unless_permanent = retry_unless()
 
 
 @dataclass(frozen=True)
@@ -105,6 +159,26 @@ def basename(uri: str) -> str:
     return uri.rstrip("/").rsplit("/", 1)[-1] if is_s3(uri) else Path(uri).name
 
 
+def _named_errors(pages: Any, uri: str) -> Iterator[dict[str, Any]]:
+    """List pages; a missing bucket or denied listing raises an error naming ``uri``."""
+    from botocore.exceptions import ClientError
+
+    try:
+        yield from pages
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code")
+        bucket = split_s3(uri)[0]
+        if code == "NoSuchBucket":
+            raise FileNotFoundError(f"cannot list {uri}: bucket {bucket!r} does not exist "
+                                    "(NoSuchBucket)") from error  # fmt: skip
+        if code in PERMANENT_S3_CODES:
+            raise PermissionError(
+                f"cannot list {uri}: {code} (check s3:ListBucket on bucket {bucket!r} in the "
+                "bucket policy and the role's policy, and the credentials)"
+            ) from error
+        raise
+
+
 @dataclass
 class Store:
     """Reads and writes URIs; S3 settings are plain values so the Store pickles.
@@ -165,7 +239,7 @@ class Store:
         if prefix and not prefix.endswith("/"):
             prefix += "/"
         paginator = self.s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        for page in _named_errors(paginator.paginate(Bucket=bucket, Prefix=prefix), prefix_uri):
             for obj in page.get("Contents", []):
                 key = obj["Key"]
                 if key.endswith("/"):
@@ -208,7 +282,8 @@ class Store:
             prefix += "/"
         found: list[str] = []
         paginator = self.s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        pages = paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/")
+        for page in _named_errors(pages, prefix_uri):
             for common in page.get("CommonPrefixes", []):
                 found.append(f"{S3_SCHEME}{bucket}/{common['Prefix'].rstrip('/')}")
         return sorted(found)

@@ -25,7 +25,7 @@ from tasks.annotations.model import AnnotationSet
 from tasks.annotations.visdrone import read_visdrone
 from tasks.annotations.voc import read_voc
 from tasks.annotations.yolo import NAMES_FILES, is_names_file, parse_names, read_yolo
-from tasks.storage import Store, basename, is_s3, join, normalize_uri
+from tasks.storage import Store, basename, is_s3, join, normalize_uri, retry_unless_permanent
 
 log = logging.getLogger(__name__)
 
@@ -191,5 +191,9 @@ def read_annotations(
 
 
 read_annotations_task = task(
-    name="read-annotations", retries=2, retry_delay_seconds=[5, 30], cache_policy=NONE
+    name="read-annotations",
+    retries=2,
+    retry_delay_seconds=[5, 30],
+    retry_condition_fn=retry_unless_permanent,
+    cache_policy=NONE,
 )(read_annotations)
