@@ -384,18 +384,23 @@ class Store:
     def create_exclusive(self, uri: str, data: bytes) -> bool:
         """Create ``uri`` only if nothing is there; False when it already exists.
 
-        S3 uses a conditional PUT (``If-None-Match: *``), local files ``O_EXCL``: of two
-        writers racing for one key, exactly one succeeds.
+        S3 uses a conditional PUT (``If-None-Match: *``), local files a hard link of a
+        complete temporary file (fails if the name exists): of two writers racing for one
+        key, exactly one succeeds, and a reader never sees the file half written.
         """
         uri = normalize_uri(uri)
         if not is_s3(uri):
             path = Path(uri)
             path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
             try:
-                with path.open("xb") as handle:
+                with os.fdopen(fd, "wb") as handle:
                     handle.write(data)
+                os.link(tmp, path)
             except FileExistsError:
                 return False
+            finally:
+                Path(tmp).unlink(missing_ok=True)
             return True
         from botocore.exceptions import ClientError
 
