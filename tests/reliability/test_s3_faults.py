@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -79,11 +80,15 @@ class _PinnedClock(datetime):
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Run in an empty folder; the report's time stamp (its one run-specific byte) pinned."""
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty folder; the report's time stamp (its one run-specific byte) pinned; no
+    cached task results, so every run reads every image through the faulty client."""
+    from prefect.settings import PREFECT_TASKS_REFRESH_CACHE, temporary_settings
+
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(report_module, "datetime", _PinnedClock)
-    return tmp_path
+    with temporary_settings(updates={PREFECT_TASKS_REFRESH_CACHE: True}):
+        yield tmp_path
 
 
 def _prepare(store: Store, dest: str, monkeypatch: pytest.MonkeyPatch, *extra: str) -> int:
