@@ -16,6 +16,7 @@ run was taken over.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -53,7 +54,7 @@ STAGES = (  # task names whose "Finished" line is a stage boundary, in flow orde
     "expectations-gate",
 )
 PUBLISH_KILLS = 13
-COMPLETE_AFTER = {7, 11, 15, 20}  # after these kills the command is run to the end
+COMPLETE_AFTER_PUBLISH_KILLS = {4, 8, 13}  # then the command is run to the end
 FINISHED = re.compile(r"Task run '(?P<task>[a-z-]+)-[0-9a-f]+' - Finished in state")
 
 
@@ -109,6 +110,16 @@ class Run:
 
 def _files(dataset: Path) -> list[Path]:
     return [p for p in dataset.rglob("*") if p.is_file()] if dataset.is_dir() else []
+
+
+def _written_since(dataset: Path, since_ns: int) -> int:
+    """Files under ``dataset`` modified since ``since_ns`` (files may vanish meanwhile)."""
+    count = 0
+    for folder, _, names in os.walk(dataset):
+        for name in names:
+            with contextlib.suppress(FileNotFoundError):  # a temporary file renamed meanwhile
+                count += Path(folder, name).stat().st_mtime_ns >= since_ns
+    return count
 
 
 def _sha256(path: Path) -> str:
@@ -169,66 +180,99 @@ def child_env(prefect_api_url: str, tmp_path: Path) -> dict[str, str]:  # noqa: 
     }
 
 
-def _kill_plan(rng: random.Random, n_files: int) -> list[tuple[str, Any]]:
-    """Seven stage boundaries, then thirteen points inside publish (a file count)."""
-    plan: list[tuple[str, Any]] = [("stage", stage) for stage in STAGES]
-    counts = [*rng.sample(range(1, n_files), PUBLISH_KILLS - 1), n_files - 1]
-    plan += [("publish", count) for count in counts]  # the last: all but dataset_info.json
-    return plan
+class Campaign:
+    """Runs the one command again and again, killing or completing it; keeps the counts."""
+
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str], dest: Path) -> None:
+        self.args, self.cwd, self.env, self.dest = args, cwd, env, dest
+        self.dataset = dest / NAME
+        self.outcomes: Counter[str] = Counter()
+        self.kills = self.missed = self.completions = 0
+        self.lock_left = False
+        self.reference: dict[str, str] | None = None
+        self.started = time.monotonic()
+        self.runs: list[Run] = []
+
+    def run(self) -> Run:
+        self.runs.append(Run(self.args, self.cwd, self.env))
+        return self.runs[-1]
+
+    def close(self) -> None:
+        """Kill a run still going (a failed assertion or an interrupt), not leave it behind."""
+        for run in self.runs:
+            if run.process.poll() is None:
+                run.process.kill()
+                run.process.wait()
+
+    def kill(self, kind: str, point: Any, capsys: pytest.CaptureFixture[str]) -> None:
+        """One run, SIGKILLed when stage ``point`` finished or publish wrote ``point`` files."""
+        run = self.run()
+
+        def ready() -> bool:
+            if kind == "stage":
+                return point in run.finished
+            return (  # inside publish: the gate passed and `point` files are new
+                "expectations-gate" in run.finished
+                and _written_since(self.dataset, run.started_ns) >= point
+            )
+
+        if not run.kill_when(ready):
+            self.missed += 1
+            self.lock_left = False
+            assert run.process.returncode == 0, run.tail()
+            return
+        self.kills += 1
+        self.lock_left = kind == "publish"
+        outcome = _check_after_kill(self.dest, capsys)
+        self.outcomes[f"{kind}:{outcome}"] += 1
+        with capsys.disabled():
+            elapsed_s = time.monotonic() - self.started
+            print(f"\n  kill {self.kills}: {kind} {point}: {outcome} ({elapsed_s:.0f}s)")
+
+    def complete(self) -> int:
+        """Rerun to the end; the dataset is whole and the same each time. Its file count."""
+        rerun = self.run()
+        assert rerun.wait() == 0, rerun.tail()
+        self.completions += 1
+        info = _assert_whole(self.dataset)
+        contents = _contents(self.dataset)
+        self.reference = self.reference or contents
+        assert contents == self.reference  # the same dataset, resumed or replaced
+        assert not Path(lock_uri(str(self.dataset))).exists()
+        if self.lock_left:
+            assert any("taking over a stale publish lock" in line for line in rerun.lines)
+        return len(info["files"]) + 1
 
 
 def test_sigkill_at_stage_boundaries_and_inside_publish(
     small_demo: Any, child_env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     dest = tmp_path / "datasets"
-    dataset = dest / NAME
     args = [
         "--source", small_demo.source_uri, "--annotations", small_demo.annotations_uri,
         "--dest", str(dest), "--name", NAME, "--min-train", "1", "--min-val", "1", "--overwrite",
     ]  # fmt: skip
-    started = time.monotonic()
-    first = Run(args, tmp_path, child_env)
-    assert first.wait() == 0, first.tail()
-    n_files = len(_assert_whole(dataset)["files"]) + 1
-    reference = _contents(dataset)
+    campaign = Campaign(args, tmp_path, child_env, dest)
+    try:
+        for stage in STAGES:  # from nothing: seven kills, then a rerun that completes
+            campaign.kill("stage", stage, capsys)
+        n_files = campaign.complete()
 
-    rng = random.Random(20261128)
-    outcomes: Counter[str] = Counter()
-    kills, completions, missed = 0, 0, 0
-    for kind, point in _kill_plan(rng, n_files):
-        run = Run(args, tmp_path, child_env)
-        if kind == "stage":
-            killed = run.kill_when(lambda run=run, point=point: point in run.finished)
-        else:
-            # inside publish: once the gate passed, when `point` files were written by it
-            def ready(run: Run = run, point: int = point) -> bool:
-                if "expectations-gate" not in run.finished:
-                    return False
-                written = [p for p in _files(dataset) if p.stat().st_mtime_ns >= run.started_ns]
-                return len(written) >= point
-
-            killed = run.kill_when(ready)
-        if not killed:
-            missed += 1
-            assert run.process.returncode == 0, run.tail()
-            continue
-        kills += 1
-        outcomes[f"{kind}:{_check_after_kill(dest, capsys)}"] += 1
-        if kills in COMPLETE_AFTER:
-            rerun = Run(args, tmp_path, child_env)
-            assert rerun.wait() == 0, rerun.tail()
-            completions += 1
-            _assert_whole(dataset)
-            assert _contents(dataset) == reference  # the same dataset, resumed or replaced
-            assert not Path(lock_uri(str(dataset))).exists()
-            assert any("taking over a stale publish lock" in line for line in rerun.lines) or (
-                kind == "stage"
-            )
-    elapsed_s = time.monotonic() - started
+        rng = random.Random(20261128)  # then thirteen kills inside publish, replacing it
+        counts = [*rng.sample(range(1, n_files), PUBLISH_KILLS - 1), n_files - 1]
+        for n, count in enumerate(counts, start=1):
+            campaign.kill("publish", count, capsys)
+            if n in COMPLETE_AFTER_PUBLISH_KILLS:
+                campaign.complete()
+    finally:
+        campaign.close()
     with capsys.disabled():
         print(
-            f"\n[crash safety] runs killed {kills} (missed {missed}), reruns completed "
-            f"{completions}, in {elapsed_s:.0f} s; after each kill: {dict(outcomes)}"
+            f"\n[crash safety] runs killed {campaign.kills} (ended before the kill point "
+            f"{campaign.missed}), reruns completed {campaign.completions}, in "
+            f"{time.monotonic() - campaign.started:.0f} s; after each kill: "
+            f"{dict(campaign.outcomes)}"
         )
-    assert kills >= 20 - missed and kills >= 18
-    assert completions == len(COMPLETE_AFTER)
+    assert campaign.kills + campaign.missed == len(STAGES) + PUBLISH_KILLS
+    assert campaign.kills >= 18 and campaign.outcomes["publish:incomplete"] >= 11
+    assert campaign.completions == 1 + len(COMPLETE_AFTER_PUBLISH_KILLS)

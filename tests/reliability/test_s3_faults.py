@@ -114,10 +114,8 @@ def _dataset(s3: Any, prefix: str) -> tuple[dict[str, bytes], dict[str, Any]]:
     return objects, {k: v for k, v in info.items() if k not in RUN_SPECIFIC}
 
 
-@pytest.mark.parametrize("rate", [0.1, 0.3])
 @pytest.mark.usefixtures("workdir")
 def test_prepare_under_s3_faults_publishes_the_same_dataset(
-    rate: float,
     raw_in_s3: Any,
     counted: _Count,
     monkeypatch: pytest.MonkeyPatch,
@@ -128,27 +126,30 @@ def test_prepare_under_s3_faults_publishes_the_same_dataset(
     assert counted.retries == counted.rereads == 0
 
     scale_backoff(monkeypatch)
-    faulty = Store(region_name="us-east-1")
-    injector = S3FaultInjector(faulty.s3, rate, seed=int(rate * 100))
-    assert _prepare(faulty, "s3://bucket/faulty/", monkeypatch) == 0
-    faulty_files, faulty_info = _dataset(raw_in_s3, "faulty/drone/")
+    for rate in (0.1, 0.3):
+        counted.retries = counted.rereads = 0
+        faulty = Store(region_name="us-east-1")
+        injector = S3FaultInjector(faulty.s3, rate, seed=int(rate * 100))
+        dest = f"faulty{rate * 100:.0f}"
+        assert _prepare(faulty, f"s3://bucket/{dest}/", monkeypatch) == 0
+        faulty_files, faulty_info = _dataset(raw_in_s3, f"{dest}/drone/")
 
-    failed = sum(injector.injected.values())
-    with capsys.disabled():
-        print(
-            f"\n[s3 faults {rate:.0%}] {injector.report()}; calls failed {failed}, "
-            f"retries made {counted.retries} by botocore + {counted.rereads} body re-reads"
-        )
-    assert failed > 0 and injector.injected["truncated-body"] > 0
-    # every failed request was retried (a cut body is read again by the Store)
-    assert counted.retries == failed - injector.injected["truncated-body"]
-    assert counted.rereads == injector.injected["truncated-body"]
-    assert sorted(faulty_files) == sorted(clean_files)
-    for path, data in clean_files.items():
-        assert faulty_files[path] == data, path
-    assert faulty_info["files"] == clean_info["files"]
-    assert faulty_info["files_digest"] == clean_info["files_digest"]
-    assert faulty_info == clean_info
+        failed = sum(injector.injected.values())
+        with capsys.disabled():
+            print(
+                f"\n[s3 faults {rate:.0%}] {injector.report()}; calls failed {failed}, "
+                f"retries made {counted.retries} by botocore + {counted.rereads} body re-reads"
+            )
+        assert failed > 0 and injector.injected["truncated-body"] > 0
+        # every failed request was retried (a cut body is read again by the Store)
+        assert counted.retries == failed - injector.injected["truncated-body"]
+        assert counted.rereads == injector.injected["truncated-body"]
+        assert sorted(faulty_files) == sorted(clean_files)
+        for path, data in clean_files.items():
+            assert faulty_files[path] == data, path
+        assert faulty_info["files"] == clean_info["files"]
+        assert faulty_info["files_digest"] == clean_info["files_digest"]
+        assert faulty_info == clean_info
 
 
 class _Calls:
