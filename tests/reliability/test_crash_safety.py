@@ -65,6 +65,7 @@ class Run:
         self.lines: list[str] = []
         self.finished: set[str] = set()
         self.started_ns = time.time_ns()
+        self.args_seed = int(args[args.index("--seed") + 1]) if "--seed" in args else None
         self.process = subprocess.Popen(
             [sys.executable, "-m", "flows.prepare", *args],
             cwd=cwd,
@@ -276,3 +277,33 @@ def test_sigkill_at_stage_boundaries_and_inside_publish(
     assert campaign.kills + campaign.missed == len(STAGES) + PUBLISH_KILLS
     assert campaign.kills >= 18 and campaign.outcomes["publish:incomplete"] >= 11
     assert campaign.completions == 1 + len(COMPLETE_AFTER_PUBLISH_KILLS)
+
+
+def test_two_prepare_processes_racing_for_one_name(
+    small_demo: Any, child_env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Started together: one publishes, the other exits 2 saying why; the dataset is whole."""
+    dest = tmp_path / "datasets"
+    args = [
+        "--source", small_demo.source_uri, "--annotations", small_demo.annotations_uri,
+        "--dest", str(dest), "--name", NAME, "--min-train", "1", "--min-val", "1",
+    ]  # fmt: skip
+    workdirs = [tmp_path / "a", tmp_path / "b"]  # each its own MLflow sqlite file: two
+    for workdir in workdirs:  # processes creating one mlflow.db at once can fail its migration
+        workdir.mkdir()
+    runs = [Run([*args, "--seed", str(n)], cwd, child_env) for n, cwd in enumerate(workdirs, 1)]
+    try:
+        codes = sorted(run.wait() for run in runs)
+    finally:
+        for run in runs:
+            if run.process.poll() is None:
+                run.process.kill()
+    assert codes == [0, 2], [run.tail() for run in runs]
+    loser = next(run for run in runs if run.process.returncode == 2)
+    message = next(line for line in loser.lines if line.startswith("error:"))
+    assert "being published by another run" in message or "already a complete dataset" in message
+    info = _assert_whole(dest / NAME)  # never mixed: every file is the winner's
+    winner_seed = next(run for run in runs if run.process.returncode == 0).args_seed
+    assert info["parameters"]["seed"] == winner_seed
+    with capsys.disabled():
+        print(f"\n[concurrent prepare processes] exit codes {codes}; the loser: {message}")
