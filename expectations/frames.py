@@ -166,6 +166,10 @@ def _dataset_frame(
     for column, entry in LAYOUT_ENTRIES.items():
         row[column] = any(p == entry or p.startswith(entry) for p in paths)
     listed = info.get("files") if isinstance(info, dict) else None
+    well_formed = isinstance(listed, list) and all(
+        isinstance(e, dict) and isinstance(e.get("path"), str) and {"bytes", "sha256"} <= e.keys()
+        for e in listed
+    )
     row.update(
         yaml_error=yaml_error,
         yaml_train=doc.get("train"),
@@ -175,7 +179,8 @@ def _dataset_frame(
         info_error=info_error,
         schema_version=info.get("schema_version") if info else None,
         files_digest_expected=info.get("files_digest") if info else None,
-        files_digest_actual=files_digest(listed) if isinstance(listed, list) else None,
+        # a malformed list has no digest: the digest rule then fails and says so
+        files_digest_actual=files_digest(listed) if well_formed else None,
     )
     frame = pd.DataFrame([row])
     return frame.astype({"nc": "Int64", "names_count": "Int64"})
@@ -337,12 +342,14 @@ def _label_lines_frame(
     half_w, half_h = lines["width"] / 2, lines["height"] / 2
     long_side = lines[["image_width", "image_height"]].astype("float64").max(axis=1)
     scale = imgsz / long_side
-    side_px = (
+    # to 0.01 px: labels carry 6 decimals, so a 4 px box can come back as 3.99996 px
+    side_px = np.round(
         np.minimum(
             lines["width"] * lines["image_width"].astype("float64"),
             lines["height"] * lines["image_height"].astype("float64"),
         )
-        * scale
+        * scale,
+        2,
     )
     class_name = _class_names(lines["class_id"].to_numpy(), names or [])
     return lines.assign(
@@ -486,7 +493,7 @@ def frames_from_plan(
     for item in plan:
         label_bytes = item.label_text.encode()
         files[item.label_path] = (len(label_bytes), hashlib.sha256(label_bytes).hexdigest())
-        files[item.image_path] = (None, item.sha256)
+        files[item.image_path] = (item.source_bytes, item.sha256)
         labels[item.label_path] = item.label_text
         probes[item.image_path] = ImageProbe(
             item.format, item.width, item.height, True, None, item.sha256, 0

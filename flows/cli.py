@@ -23,6 +23,7 @@ _QUIET_ENV = {
     # the temporary server's 20 s start-up limit is too tight on a busy 2-core machine
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
     "GX_ANALYTICS_ENABLED": "false",
+    "MLFLOW_LOGGING_LEVEL": "WARNING",  # not "Creating initial MLflow database tables..."
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
 }
@@ -78,8 +79,14 @@ def expected_failures(*errors: type[BaseException]) -> Callable[[F], F]:
 def run_and_report(flow_fn: Any, params: BaseModel) -> int:
     """Run a flow on the chosen task runner; print its summary lines; return the exit code."""
     from tasks.runners import make_task_runner
+    from tasks.settings import Settings
 
-    runner = make_task_runner(params.task_runner, params.dask_address)
+    try:
+        Settings()  # DRONEPREP_* from the environment: bad values stop here, before any work
+        runner = make_task_runner(params.task_runner, params.dask_address)
+    except (ValidationError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_CONFIG
     state = flow_fn.with_options(task_runner=runner)(params, return_state=True)
     result = state.result(raise_on_failure=False)
     if isinstance(result, dict) and "exit_code" in result:

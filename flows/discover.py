@@ -24,7 +24,7 @@ from prefect import flow, task
 from prefect.cache_policies import NONE
 
 from tasks.layout import DATASET_INFO
-from tasks.storage import Store, basename, join, normalize_uri, retry_unless_permanent
+from tasks.storage import Store, basename, join, normalize_uri
 
 log = logging.getLogger(__name__)
 
@@ -160,11 +160,7 @@ def list_datasets(
 
 
 list_datasets_task = task(
-    name="list-datasets",
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    retry_condition_fn=retry_unless_permanent,
-    cache_policy=NONE,
+    name="list-datasets", retries=2, retry_delay_seconds=[2, 10], cache_policy=NONE
 )(list_datasets)
 
 

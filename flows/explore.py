@@ -4,36 +4,25 @@ Discover the images, profile every one of them (batched, mapped, cached per cont
 flag them against the dataset's own distribution, and write the data-quality report.
 """
 
-from __future__ import annotations
-
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger, unmapped
+from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
+from flows.cli import EXIT_CONFIG, EXIT_OK, quiet_environment
+from flows.profiling import DEFAULT_BATCH_SIZE, profile_and_flag
+from tasks import tracking
+from tasks.annotations import AnnotationSet, read_annotations_task, resolve_boxes_task
 from tasks.discover import discover_task
-from tasks.profile import (
-    DEFAULT_MAX_PIXELS,
-    DEFAULT_NEAR_DUP_DISTANCE,
-    check_profile_params,
-    combine_batches,
-    flag_task,
-    profile_task,
-    quarantine_problems,
-    split_batches,
-)
+from tasks.profile import DEFAULT_MAX_PIXELS, DEFAULT_NEAR_DUP_DISTANCE, check_profile_params
 from tasks.report import report_task
-from tasks.storage import Store, join
-
-DEFAULT_BATCH_SIZE = 300
-
-
-def default_report_dir(run_name: str) -> str:
-    """``./reports/<run name>/``."""
-    return join("reports", run_name)
+from tasks.run_record import record_profile
+from tasks.settings import DEFAULT_EXPERIMENT, Settings, make_store
+from tasks.storage import join
 
 
 def check_parameters(batch_size: int, workers: int, max_pixels: int, near_dup: int) -> None:
@@ -55,48 +44,67 @@ def explore(
     workers: int = 2,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     near_dup_distance: int = DEFAULT_NEAR_DUP_DISTANCE,
-    endpoint_url: str | None = None,
+    tracking_uri: str | None = None,
+    experiment: str = DEFAULT_EXPERIMENT,
 ) -> dict[str, Any]:
-    """Discover, profile, flag and report; returns a summary with the report's URI."""
-    logger = get_run_logger()
+    """Discover, profile, flag and report; returns a summary with the report's URI.
+
+    Args:
+        source: image root: local path, file:// or s3://.
+        annotations: annotation files or prefixes; their boxes add the label charts.
+        report_dir: where the report goes (default ./reports/<run name>/; s3:// allowed).
+        batch_size: images per profiling task (each batch is cached on its content).
+        workers: decode threads per batch.
+        max_pixels: larger images are quarantined as decompression bombs.
+        near_dup_distance: max Hamming distance (of 64 bits) between near-duplicate pHashes.
+        tracking_uri: MLflow tracking URI or SageMaker tracking-server ARN.
+        experiment: MLflow experiment.
+    """
     check_parameters(batch_size, workers, max_pixels, near_dup_distance)
-    store = Store(endpoint_url=endpoint_url)
-    report_dir = report_dir or default_report_dir(flow_run.get_name() or "explore")
-    if annotations:
-        logger.warning("annotation reading is not wired into explore yet: ignoring %s", annotations)
+    settings = Settings()
+    store = make_store(settings)
+    run_name = flow_run.get_name() or "explore"
+    report_dir = report_dir or join(settings.report_root, run_name)
 
     images, problems = discover_task(source, store)
-    batches = split_batches(images, batch_size)
-    futures = profile_task.map(
-        batches, store=unmapped(store), max_pixels=max_pixels, workers=workers
+    profiled = profile_and_flag(
+        images,
+        store,
+        batch_size=batch_size,
+        max_pixels=max_pixels,
+        workers=workers,
+        near_dup_distance=near_dup_distance,
     )
-    futures.wait()
-    cached = sum(future.state.name == "Cached" for future in futures)
-    logger.info(
-        "profiled %d batches: %d re-profiled, %d from cache (unchanged content)",
-        len(futures),
-        len(futures) - cached,
-        cached,
-    )
-    flagged = flag_task(combine_batches(futures.result()), near_dup_distance=near_dup_distance)
-    problems = problems + quarantine_problems(flagged)
+    images, problems = profiled.images, problems + profiled.problems
+    boxes = None
+    if annotations:
+        labels = AnnotationSet.merge(read_annotations_task(uri, store) for uri in annotations)
+        boxes, _, found = resolve_boxes_task(labels, images, source_uri=source)
+        problems += found
 
-    files = report_task(flagged, None, problems, report_dir, store, source_uri=source)
+    files = report_task(images, boxes, problems, report_dir, store, source_uri=source)
+    target = tracking.choose_tracking_target(tracking_uri, workdir=Path(settings.workdir))
+    with tracking.start_run(target, experiment=experiment, run_name=run_name, stage="explore"):
+        record_profile(
+            {"source": source, "annotations": annotations or []}, images, boxes, files.local_dir
+        )
     create_markdown_artifact(
         key="explore-report",
         markdown=files.markdown
-        + f"\nBatches profiled: {len(futures) - cached}, cached: {cached}\n",
+        + f"\nBatches profiled: {profiled.batches - profiled.batches_cached}, "
+        f"cached: {profiled.batches_cached}\n",
         description=f"Data-quality report for {source}",
     )
     return {
         "source": source,
         **files.counts,
-        "batches": len(futures),
-        "batches_cached": cached,
-        "annotations_ignored": list(annotations or []),
+        "boxes": 0 if boxes is None else len(boxes),
+        "batches": profiled.batches,
+        "batches_cached": profiled.batches_cached,
         "report_uri": files.html_uri,
         "images_csv_uri": files.csv_uri,
         "report_local_dir": str(files.local_dir),
+        "tracking_uri": target.uri,
     }
 
 
@@ -108,9 +116,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="URI",
-        help="annotation file or prefix (repeatable; not read yet)",
+        help="annotation file or prefix (repeatable): adds the label charts",
     )
     parser.add_argument("--report-dir", help="default ./reports/<run name>/ (s3:// allowed)")
+    parser.add_argument("--tracking-uri", help="MLflow tracking URI or SageMaker server ARN")
+    parser.add_argument("--experiment", default=DEFAULT_EXPERIMENT)
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--workers", type=int, default=2, help="decode threads per batch")
     parser.add_argument(
@@ -129,12 +139,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    quiet_environment()
     args = _parse_args(argv)
     try:
         check_parameters(args.batch_size, args.workers, args.max_pixels, args.near_dup_distance)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_CONFIG
     summary = explore(
         source=args.source,
         annotations=args.annotations,
@@ -143,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         workers=args.workers,
         max_pixels=args.max_pixels,
         near_dup_distance=args.near_dup_distance,
+        tracking_uri=args.tracking_uri,
+        experiment=args.experiment,
     )
     print(
         f"{summary['images']} images, {summary['quarantined']} quarantined, "
@@ -150,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         "batches were unchanged and came from the cache"
     )
     print(summary["report_uri"])
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import argparse
 import json
 import sys
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from prefect import flow
@@ -25,6 +26,7 @@ from prefect.artifacts import create_markdown_artifact
 from pydantic import BaseModel, Field, model_validator
 
 from flows.cli import EXIT_CONFIG, EXIT_INVALID, params_or_exit, quiet_environment, split_list
+from flows.profiling import profile_and_flag
 from tasks import groundtruth
 from tasks.discover import discover_task
 from tasks.groundtruth import (
@@ -54,8 +56,8 @@ from tasks.labeling_results import (
     submit_plan_task,
     write_dry_run,
 )
-from tasks.profile import combine_batches, profile_task, split_batches
-from tasks.settings import Settings
+from tasks.run_record import record_labeling_job
+from tasks.settings import Settings, make_store
 from tasks.storage import Store
 
 
@@ -130,12 +132,7 @@ class LabelParams(BaseModel):
 
 def _store(region: str) -> Store:
     settings = Settings()
-    return Store(
-        region_name=settings.aws_region or region,
-        endpoint_url=settings.s3_endpoint_url,
-        sse=settings.sse,
-        sse_kms_key_id=settings.sse_kms_key_id,
-    )
+    return make_store(settings.model_copy(update={"aws_region": settings.aws_region or region}))
 
 
 class ConversionFailedError(RuntimeError):
@@ -180,6 +177,10 @@ def _finish(
     """Follow a job to its end, read its output, and publish it when ``dest`` is given."""
     description = wait_for_job_task(client, job_name, timeout_s, poll_s)
     result = job_result_task(description, store)
+    settings = Settings()
+    result["mlflow_run_id"] = record_labeling_job(
+        result, experiment=settings.experiment, workdir=Path(settings.workdir)
+    )
     if dest:
         record = read_job_record(description, store)
         result["dataset_uri"] = _publish(result, record, dest, prepare_options)
@@ -205,8 +206,7 @@ def _plan(client: Any, store: Store, params: LabelParams, options: dict[str, Any
             **options,
         )
     images, _ = discover_task(params.source, store)
-    batches = [profile_task.submit(batch, store) for batch in split_batches(images)]
-    images = combine_batches([batch.result() for batch in batches])
+    images = profile_and_flag(images, store).images
     selected = select_for_labeling(images, skipped_refs(params.skip_labeled, store))
     return plan_new_job(
         selected,

@@ -84,6 +84,27 @@ class PrepareParams(BaseModel):
     task_runner: Literal["threads", "dask"] = "threads"
     dask_address: str | None = Field(None, description="Scheduler of a running Dask cluster.")
 
+    @field_validator(
+        "source",
+        "dest",
+        "name",
+        "report_dir",
+        "freeze_from",
+        "tracking_uri",
+        "label_attribute",
+        "dask_address",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        """Deployments template unset variables as "": that means "not given"."""
+        return None if value == "" else value
+
+    @field_validator("annotations", mode="before")
+    @classmethod
+    def _drop_empty(cls, value: object) -> object:
+        return [v for v in value if v != ""] if isinstance(value, list) else value
+
     @field_validator("name")
     @classmethod
     def _name(cls, value: str | None) -> str | None:

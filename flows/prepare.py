@@ -21,6 +21,7 @@ from prefect.states import Failed, State
 from expectations.gate import gate_task
 from flows.cli import expected_failures, params_or_exit, run_and_report, split_list
 from flows.params import PrepareParams, default_dataset_name
+from flows.profiling import profile_and_flag
 from tasks import tracking
 from tasks.annotations import (
     AnnotationSet,
@@ -34,13 +35,6 @@ from tasks.dataset_info import build_dataset_info
 from tasks.demo import demo_task
 from tasks.discover import discover_task
 from tasks.join import join_task
-from tasks.profile import (
-    combine_batches,
-    flag_task,
-    profile_task,
-    quarantine_problems,
-    split_batches,
-)
 from tasks.publish import DatasetExistsError, check_not_published, plan_task, publish_task
 from tasks.publish_lock import DatasetLockedError
 from tasks.report import report_task
@@ -72,9 +66,8 @@ def prepare(params: PrepareParams | None = None) -> dict[str, Any] | State:
     )
 
     images, problems = discover_task(source, store)
-    batches = [profile_task.submit(batch, store) for batch in split_batches(images)]
-    images = flag_task(combine_batches([batch.result() for batch in batches]))
-    problems += quarantine_problems(images)
+    profiled = profile_and_flag(images, store)
+    images, problems = profiled.images, problems + profiled.problems
 
     labels = AnnotationSet.merge(
         read_annotations_task(
@@ -100,6 +93,7 @@ def prepare(params: PrepareParams | None = None) -> dict[str, Any] | State:
         group_by=params.group_by,
         frozen=frozen_splits_task(params.freeze_from, store) if params.freeze_from else None,
     )
+    report = report_task(images, boxes, problems, report_dir, store, source_uri=source)
     if params.tile:
         images, boxes, tiled = tile_task(
             images,
@@ -113,7 +107,6 @@ def prepare(params: PrepareParams | None = None) -> dict[str, Any] | State:
         )
         problems += tiled
 
-    report = report_task(images, boxes, problems, report_dir, store, source_uri=source)
     plan = plan_task(images, boxes)
     gate = gate_task(
         plan,

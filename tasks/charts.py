@@ -45,7 +45,7 @@ def resolution_scatter(images: pd.DataFrame) -> bytes:
         area = 20 + 180 * np.sqrt(sizes["count"] / max(int(sizes["count"].max()), 1))
         axes.scatter(sizes["width"], sizes["height"], s=area, alpha=0.6, edgecolor="k")
         for _, row in sizes.nlargest(5, "count").iterrows():
-            axes.annotate(f"{row['count']}", (row["width"], row["height"]), fontsize=8)
+            axes.annotate(f" {int(row['count'])}", (row["width"], row["height"]), fontsize=8)
         axes.set_xlabel("width (px, as displayed)")
         axes.set_ylabel("height (px, as displayed)")
         axes.grid(alpha=0.3)

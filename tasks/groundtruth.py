@@ -23,6 +23,8 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NONE
 
+from tasks.retrying import io_task
+
 log = logging.getLogger(__name__)
 
 FINISHED = ("Completed", "Stopped")  # Stopped: the partial output is converted too; Initializing,
@@ -378,13 +380,7 @@ def wait_with_progress(
     )
 
 
-describe_job_task = task(
-    name="describe-labeling-job", retries=3, retry_delay_seconds=[5, 30, 120], cache_policy=NONE
-)(describe_job)
-job_status_task = task(
-    name="labeling-job-status", retries=3, retry_delay_seconds=[5, 30, 120], cache_policy=NONE
-)(job_status)
-stop_job_task = task(
-    name="stop-labeling-job", retries=3, retry_delay_seconds=[5, 30, 120], cache_policy=NONE
-)(stop_job)
+describe_job_task = io_task(describe_job, name="describe-labeling-job")
+job_status_task = io_task(job_status, name="labeling-job-status")
+stop_job_task = io_task(stop_job, name="stop-labeling-job")
 wait_for_job_task = task(name="wait-for-labeling-job", cache_policy=NONE)(wait_with_progress)

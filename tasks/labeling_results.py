@@ -14,9 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from prefect import task
-from prefect.cache_policies import NONE
-
 from tasks.groundtruth import (
     FINISHED,
     Submitted,
@@ -29,6 +26,7 @@ from tasks.groundtruth import (
 )
 from tasks.labeling_job import DRONEPREP_TAG, JOB_FILE, write_job_files
 from tasks.labeling_plan import LabelingPlan
+from tasks.retrying import io_task
 from tasks.storage import Store, join
 
 log = logging.getLogger(__name__)
@@ -128,12 +126,6 @@ def jobs_to_convert(client: Any, store: Store) -> list[dict[str, Any]]:
     return pending
 
 
-submit_plan_task = task(
-    name="submit-labeling-job", retries=2, retry_delay_seconds=[10, 60], cache_policy=NONE
-)(submit_plan)
-job_result_task = task(
-    name="labeling-job-result", retries=3, retry_delay_seconds=[2, 10, 30], cache_policy=NONE
-)(job_result)
-jobs_to_convert_task = task(
-    name="labeling-jobs-to-convert", retries=3, retry_delay_seconds=[5, 30, 120], cache_policy=NONE
-)(jobs_to_convert)
+submit_plan_task = io_task(submit_plan, name="submit-labeling-job", retries=2)
+job_result_task = io_task(job_result, name="labeling-job-result")
+jobs_to_convert_task = io_task(jobs_to_convert, name="labeling-jobs-to-convert")

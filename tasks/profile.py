@@ -30,7 +30,8 @@ from prefect import task
 from prefect.cache_policies import NONE, TASK_SOURCE, CacheKeyFnPolicy
 
 from tasks.neardup import near_duplicate_groups, parse_hash
-from tasks.storage import Store, is_s3, retry_unless_permanent
+from tasks.retrying import io_task
+from tasks.storage import Store, is_s3
 from tasks.tables import STATUS_OK, STATUS_QUARANTINED, Problem
 
 log = logging.getLogger(__name__)
@@ -205,13 +206,16 @@ def _looks_grayscale(decoded: Image.Image) -> bool:
     """At most 1% of pixels with a channel spread (max - min) above GRAYSCALE_SPREAD."""
     if decoded.mode != "RGB":
         return True
-    red, green, blue = decoded.split()
+    width, height = decoded.size
+    step = max(1, min(width, height) // 256)  # a nearest-neighbour sample is plenty for 1%
+    sample = decoded.resize((width // step, height // step), Image.Resampling.NEAREST)
+    red, green, blue = sample.split()
     spread = ImageChops.lighter(
         ImageChops.lighter(ImageChops.difference(red, green), ImageChops.difference(green, blue)),
         ImageChops.difference(red, blue),
     )
     colourful = sum(spread.histogram()[GRAYSCALE_SPREAD + 1 :])
-    return colourful <= 0.01 * decoded.width * decoded.height
+    return colourful <= 0.01 * sample.width * sample.height
 
 
 def _dct_matrix(size: int) -> np.ndarray:
@@ -516,20 +520,19 @@ def flag_images(
 
 
 def _content_cache_key(_context: Any, parameters: dict[str, Any]) -> str:
-    """Cache on what the batch holds (key + ETag per image) and the parameters."""
+    """Cache on what the batch holds (URI + ETag per image) and the parameters."""
     batch: pd.DataFrame = parameters["images"]
     digest = hashlib.sha256()
-    for key, etag in zip(batch["key"], batch["etag"], strict=True):
-        digest.update(f"{key}\t{etag}\n".encode())
+    for uri, etag in zip(batch["uri"], batch["etag"], strict=True):  # the uri is in the result
+        digest.update(f"{uri}\t{etag}\n".encode())
     digest.update(f"max_pixels={parameters.get('max_pixels', DEFAULT_MAX_PIXELS)}".encode())
     return digest.hexdigest()
 
 
-profile_task = task(
+profile_task = io_task(
+    profile_images,
     name="profile-batch",
     retries=2,
-    retry_delay_seconds=[5, 30],
-    retry_condition_fn=retry_unless_permanent,
     cache_policy=TASK_SOURCE + CacheKeyFnPolicy(cache_key_fn=_content_cache_key),
-)(profile_images)
+)
 flag_task = task(name="flag-images", cache_policy=NONE)(flag_images)

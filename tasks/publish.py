@@ -29,8 +29,9 @@ from tasks.layout import (
     format_label_line,
 )
 from tasks.orientation import upright_image
-from tasks.publish_lock import DatasetLockedError, publish_lock
-from tasks.storage import Store, join, retry_unless
+from tasks.publish_lock import publish_lock
+from tasks.retrying import io_task
+from tasks.storage import Store, join
 from tasks.tables import STATUS_OK
 
 log = logging.getLogger(__name__)
@@ -223,11 +224,4 @@ def publish_dataset(
 
 
 plan_task = task(name="plan-dataset", cache_policy=NONE)(plan_dataset)
-publish_task = task(
-    name="publish-dataset",
-    retries=2,
-    retry_delay_seconds=[5, 30],
-    # a name taken by a complete dataset or by a running publisher is the user's to resolve
-    retry_condition_fn=retry_unless(DatasetExistsError, DatasetLockedError),
-    cache_policy=NONE,
-)(publish_dataset)
+publish_task = io_task(publish_dataset, name="publish-dataset", retries=2)

@@ -15,18 +15,17 @@ import logging
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFont, ImageOps
-from prefect import task
-from prefect.cache_policies import NONE
 
 from tasks.charts import render_charts
-from tasks.profile import FLAG_NAMES, flag_thresholds
-from tasks.storage import Store, is_s3, join, normalize_uri, retry_unless_permanent
+from tasks.profile import DEFAULT_NEAR_DUP_DISTANCE, FLAG_NAMES, flag_thresholds
+from tasks.retrying import io_task
+from tasks.split import leakage_audit, split_summary
+from tasks.storage import Store, is_s3, join, normalize_uri
 from tasks.tables import STATUS_OK, STATUS_QUARANTINED, Problem, problems_frame
 
 log = logging.getLogger(__name__)
@@ -123,9 +122,10 @@ def recommendations(images: pd.DataFrame, boxes: pd.DataFrame | None = None) -> 
     if boxes is not None and len(boxes):
         advice.append(_tiling_advice(ok, boxes, imgsz))
     else:
+        factor = long_side.max() / imgsz
+        scaled = f"the largest are downscaled {factor:.1f}x" if factor > 1 else "none is downscaled"
         advice.append(
-            "Tiling: no annotations given, so object sizes are unknown; images are "
-            f"downscaled up to {long_side.max() / imgsz:.1f}x at imgsz={imgsz}."
+            f"Tiling: no annotations given, so object sizes are unknown; at imgsz={imgsz} {scaled}."
         )
     advice.append(_format_advice(ok))
     groups = images.loc[images["group_id"].fillna("") != "", "group_id"].nunique()
@@ -212,11 +212,10 @@ def _tile(row: pd.Series, boxes: pd.DataFrame | None, store: Store, tile_px: int
     font = ImageFont.load_default(size=11)
     caption = ImageDraw.Draw(canvas)
     caption.text((3, tile_px + 2), str(row["key"])[-40:], fill=(0, 0, 0), font=font)
-    if row["flags"]:
+    flags = row.get("flags")
+    if isinstance(flags, str) and flags:
         caption.rectangle((0, 0, tile_px - 1, tile_px + 29), outline=(220, 0, 0), width=4)
-        caption.text(
-            (3, tile_px + 15), row["flags"].replace(";", ", ")[:44], fill=(200, 0, 0), font=font
-        )
+        caption.text((3, tile_px + 15), flags.replace(";", ", ")[:44], fill=(200, 0, 0), font=font)
     return canvas
 
 
@@ -257,6 +256,20 @@ def _table(frame: pd.DataFrame, limit: int = TABLE_ROWS) -> str:
     return shown + more
 
 
+def _splits_section(images: pd.DataFrame, boxes: pd.DataFrame | None) -> str:
+    """Per-split counts side by side and the leakage audit, once the images are split."""
+    if "split" not in images or images["split"].notna().sum() == 0:
+        return ""
+    empty_boxes = pd.DataFrame(columns=["image_key", "class_name"])
+    summary = split_summary(images, boxes if boxes is not None else empty_boxes)
+    leaks = leakage_audit(images, near_dup_distance=DEFAULT_NEAR_DUP_DISTANCE)
+    return (
+        f"<h2>Splits</h2>{_table(summary.reset_index().round(3))}"
+        f"<h2>Leakage audit</h2><p>{len(leaks)} near-duplicate pairs (within "
+        f"{DEFAULT_NEAR_DUP_DISTANCE} bits) across splits.</p>{_table(leaks)}"
+    )
+
+
 def _img(name: str, png: bytes) -> str:
     data = base64.b64encode(png).decode("ascii")
     return (
@@ -283,8 +296,12 @@ def render_html(
     images: pd.DataFrame,
     problems: list[Problem],
     source: str,
+    splits_html: str = "",
 ) -> str:
-    """The self-contained report page: every image is an embedded data URI."""
+    """The self-contained report page: every image is an embedded data URI.
+
+    No timestamp: the same inputs give the same page, byte for byte (it is published).
+    """
     e = html.escape
     head = "".join(
         f"<tr><th>{e(k.replace('_', ' '))}</th><td>{v}</td></tr>" for k, v in counts.items()
@@ -293,15 +310,15 @@ def render_html(
     quarantined = images.loc[images["status"] == STATUS_QUARANTINED, ["key", "reason"]]
     charts_html = "".join(_img(name, png) for name, png in charts.items())
     grid = _img(SAMPLE_GRID, grid_png) if grid_png else "<p><em>no decodable images</em></p>"
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>{e(title)}</title>
 <style>{_CSS}</style></head><body><h1>{e(title)}</h1>
-<p class="sub">{e(source)} &middot; {stamp} &middot; full table in {IMAGES_CSV}</p>
+<p class="sub">{e(source)} &middot; full table in {IMAGES_CSV}</p>
 <h2>Headline</h2><table class="data">{head}</table>
 <h2>Recommendations</h2><ul class="advice">{"".join(f"<li>{e(a)}</li>" for a in advice)}</ul>
 <h2>Charts</h2><div class="charts">{charts_html}</div>
 <h2>Sample images</h2><p>Red border: flagged (flags under the key). Green: annotated boxes.</p>
 <div class="grid">{grid}</div>
+{splits_html}
 <h2>Quarantined ({len(quarantined)})</h2>{_table(quarantined)}
 <h2>Flagged ({len(flagged)})</h2>{_table(flagged)}
 <h2>Problems ({len(problems)})</h2>{_table(problems_frame(problems))}
@@ -354,6 +371,7 @@ def write_report(
         images=images,
         problems=problems,
         source=source_uri,
+        splits_html=_splits_section(images, boxes),
     )
     files = {
         REPORT_FILE: page.encode(),
@@ -375,10 +393,4 @@ def write_report(
     )
 
 
-report_task = task(
-    name="write-report",
-    retries=2,
-    retry_delay_seconds=[5, 30],
-    retry_condition_fn=retry_unless_permanent,
-    cache_policy=NONE,
-)(write_report)
+report_task = io_task(write_report, name="write-report", retries=2)

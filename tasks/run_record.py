@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -57,3 +59,24 @@ def record_dataset(dataset_uri: str, name: str, info: dict[str, Any]) -> None:
     """dataset_info.json as an artifact, and the dataset as the run's dataset input."""
     tracking.log_text(dataset_info_text(info), DATASET_INFO)
     tracking.log_dataset_input(dataset_uri, str(info["files_digest"]), name)
+
+
+def record_labeling_job(result: dict[str, Any], *, experiment: str, workdir: Path) -> str:
+    """A run per finished labeling job: its label statistics, tagged with the job ARN."""
+    from tasks.groundtruth import statistics_metrics
+
+    target = tracking.choose_tracking_target(None, workdir=workdir)
+    tags = {"droneprep.labeling_job_arn": str(result["job_arn"])}
+    with tracking.start_run(
+        target, experiment=experiment, run_name=str(result["job_name"]), stage="label", tags=tags
+    ) as run_id:
+        tracking.log_params(
+            {
+                "job_name": result["job_name"],
+                "status": result["status"],
+                "output_manifest_uri": result["output_manifest_uri"],
+            }
+        )
+        tracking.log_metrics(statistics_metrics(result["statistics"]))
+        tracking.log_text(json.dumps(result["statistics"], indent=2), "label_statistics.json")
+    return run_id

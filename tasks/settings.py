@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
+from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tasks.storage import Store
@@ -23,8 +25,14 @@ class Settings(BaseSettings):
     experiment: str = DEFAULT_EXPERIMENT
     aws_region: str | None = None
     s3_endpoint_url: str | None = None
-    sse: str | None = None  # "AES256" or "aws:kms"
+    sse: Literal["AES256", "aws:kms"] | None = None
     sse_kms_key_id: str | None = None
+
+    @model_validator(mode="after")
+    def _kms_key_needs_kms(self) -> Settings:
+        if self.sse_kms_key_id and self.sse != "aws:kms":
+            raise ValueError("DRONEPREP_SSE_KMS_KEY_ID needs DRONEPREP_SSE=aws:kms")
+        return self
 
 
 def make_store(settings: Settings) -> Store:

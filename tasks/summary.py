@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -24,7 +25,8 @@ class PrepareSummary:
     unlabeled: int
     boxes_per_split: dict[str, int]
     problems: int
-    problem_examples: list[str]
+    problem_counts: dict[str, int]  # per rule
+    problem_examples: list[str]  # the first of each rule
     report_uri: str
     gate_success: bool
     gate_failures: list[str]
@@ -49,8 +51,10 @@ class PrepareSummary:
             f"  images: {self.images_found} found; published {splits or 'none'}; "
             f"{self.quarantined} quarantined; {self.unlabeled} unlabeled",
             f"  boxes:  {boxes or 'none'}",
-            f"  problems: {self.problems} (all listed in the report and dataset_info.json)",
-            *[f"    {p}" for p in self.problem_examples],
+            f"  problems: {self.problems} (every one is listed in the report and "
+            "dataset_info.json); by rule: "
+            + ", ".join(f"{rule} {n}" for rule, n in self.problem_counts.items()),
+            *[f"    e.g. {p}" for p in self.problem_examples],
         ]
         if not self.gate_success:
             out += ["  expectations gate FAILED:", *[f"    - {f}" for f in self.gate_failures]]
@@ -81,6 +85,13 @@ class PrepareSummary:
         return f"# prepare: {self.name}\n\n| | |\n|---|---|\n{table}\n{failures}\n"
 
 
+def _first_of_each_rule(problems: list[Problem]) -> list[Problem]:
+    first: dict[str, Problem] = {}
+    for problem in problems:
+        first.setdefault(problem.rule, problem)
+    return list(first.values())
+
+
 def prepare_summary(
     name: str,
     dataset_uri: str,
@@ -109,7 +120,8 @@ def prepare_summary(
         unlabeled=int((images["status"] == STATUS_UNLABELED).sum()),
         boxes_per_split={str(k): int(v) for k, v in box_split.value_counts().sort_index().items()},
         problems=len(problems),
-        problem_examples=[str(p) for p in problems[:PROBLEMS_SHOWN]],
+        problem_counts=dict(Counter(p.rule for p in problems).most_common()),
+        problem_examples=[str(p) for p in _first_of_each_rule(problems)][:PROBLEMS_SHOWN],
         report_uri=report_uri,
         gate_success=gate_success,
         gate_failures=list(gate_failures),

@@ -34,10 +34,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps
-from prefect import task
-from prefect.cache_policies import NONE
 
-from tasks.storage import Store, join, retry_unless_permanent
+from tasks.retrying import io_task
+from tasks.storage import Store, join
 from tasks.tables import STATUS_OK, STATUS_QUARANTINED, Problem
 
 log = logging.getLogger(__name__)
@@ -497,10 +496,4 @@ def tile_recommendation(
             "imgsz": imgsz, "min_object_px": min_object_px}  # fmt: skip
 
 
-tile_task = task(
-    name="tile-images",
-    retries=2,
-    retry_delay_seconds=[5, 30],
-    retry_condition_fn=retry_unless_permanent,
-    cache_policy=NONE,
-)(tile_images)
+tile_task = io_task(tile_images, name="tile-images", retries=2)

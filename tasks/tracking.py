@@ -83,6 +83,17 @@ def local_tracking_uri(workdir: Path) -> str:
     return f"sqlite:///{Path(workdir).resolve() / LOCAL_DB_NAME}"
 
 
+def local_artifact_location(uri: str) -> str | None:
+    """``file://`` URI of ``mlartifacts/`` beside a local sqlite store, else None.
+
+    Without it MLflow puts a sqlite store's artifacts in ``./mlruns`` of whatever folder
+    the process runs in.
+    """
+    if not uri.startswith("sqlite:///"):
+        return None
+    return (Path(uri[len("sqlite:///") :]).parent / "mlartifacts").resolve().as_uri()
+
+
 def resolve_tracking_uri(cli_value: str | None, *, workdir: Path) -> str:
     """``--tracking-uri``, then ``MLFLOW_TRACKING_URI``, then the local sqlite store."""
     for value in (cli_value, os.environ.get("MLFLOW_TRACKING_URI")):
@@ -258,7 +269,14 @@ def start_run(
     if dataset_name:
         run_tags[TAG_DATASET] = dataset_name
     with _global_tracking_uri(target.uri):
-        experiment_id = mlflow.set_experiment(experiment).experiment_id
+        found = mlflow.get_experiment_by_name(experiment)
+        experiment_id = (
+            found.experiment_id
+            if found is not None
+            else mlflow.create_experiment(
+                experiment, artifact_location=local_artifact_location(target.uri)
+            )
+        )
         with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=run_tags) as run:
             yield run.info.run_id
 

@@ -24,6 +24,19 @@ os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
 
 
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test's datasets, reports, demo data and MLflow store live under its tmp_path."""
+    for name, sub in {
+        "DEST": "datasets",
+        "REPORT_ROOT": "reports",
+        "DEMO_ROOT": "demo-data",
+    }.items():
+        monkeypatch.setenv(f"DRONEPREP_{name}", str(tmp_path / sub))
+    monkeypatch.setenv("DRONEPREP_WORKDIR", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
 @pytest.fixture(scope="session")
 def realdata() -> Path:
     """``../shared/realdata`` read in place; tests skip where it is absent (a user's clone)."""

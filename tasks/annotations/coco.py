@@ -10,11 +10,17 @@ reported when boxes are resolved.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
-from tasks.annotations.model import AnnotationSet, SetBuilder, as_number, decode_text
+from tasks.annotations.model import (
+    AnnotationSet,
+    BadJsonError,
+    SetBuilder,
+    as_number,
+    decode_text,
+    load_json,
+)
 
 log = logging.getLogger(__name__)
 
@@ -152,11 +158,9 @@ def read_coco(data: bytes, uri: str) -> AnnotationSet:
     if text is None:
         return b.build()
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as error:
-        b.problem(
-            error.lineno, "coco-bad-json", f"file is not JSON: {error.msg} at column {error.colno}"
-        )
+        doc = load_json(text)
+    except BadJsonError as error:
+        b.problem(error.line_no, "coco-bad-json", f"file is not JSON: {error.message}")
         return b.build()
     if (
         not isinstance(doc, dict)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
+from tasks.annotations.model import BadJsonError, load_json
 from tasks.annotations.yolo import is_names_file
 
 FORMATS = ("groundtruth", "coco", "voc", "yolo", "visdrone", "dota")
@@ -24,8 +23,8 @@ def _json_format(text: str) -> str | None:
     if lines and lines[0].startswith("{") and '"source-ref"' in lines[0]:
         return "groundtruth"
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError:
+        doc = load_json(text)
+    except BadJsonError:
         return None
     if isinstance(doc, dict) and "images" in doc and "annotations" in doc:
         return "coco"

@@ -19,11 +19,17 @@ or ``"drop:<name>,<name>"`` takes the image's boxes out and leaves it uncovered
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
-from tasks.annotations.model import AnnotationSet, SetBuilder, as_number, decode_lines
+from tasks.annotations.model import (
+    AnnotationSet,
+    BadJsonError,
+    SetBuilder,
+    as_number,
+    decode_lines,
+    load_json,
+)
 
 log = logging.getLogger(__name__)
 
@@ -234,11 +240,9 @@ def read_groundtruth(
         if not text.strip():
             continue
         try:
-            line = json.loads(text)
-        except json.JSONDecodeError as error:
-            b.problem(
-                line_no, "gt-bad-json", f"line is not JSON: {error.msg} at column {error.colno}"
-            )
+            line = load_json(text)
+        except BadJsonError as error:
+            b.problem(line_no, "gt-bad-json", f"line is not JSON: {error.message}")
             continue
         if not isinstance(line, dict):
             b.problem(

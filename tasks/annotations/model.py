@@ -7,9 +7,12 @@ box becomes a :class:`~tasks.tables.Problem` naming the file and line or element
 
 from __future__ import annotations
 
+import json
 import math
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -75,15 +78,46 @@ def _finite(*values: float) -> bool:
     return all(isinstance(v, int | float) and math.isfinite(v) for v in values)
 
 
+def _unsafe_chars(name: str) -> str | None:
+    """What makes a class name unsafe (path separators, control or format characters)."""
+    if "/" in name or "\\" in name:
+        return "a path separator"
+    bad = sorted({ch for ch in name.strip() if unicodedata.category(ch).startswith("C")})
+    return f"control characters {bad}" if bad else None
+
+
 def as_number(value: object) -> float | None:
     """A JSON/XML/text value as a float, or None when it is not a finite number."""
     if isinstance(value, bool) or value is None:
         return None
     try:
         number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a JSON int like 1e400
         return None
     return number if math.isfinite(number) else None
+
+
+class BadJsonError(ValueError):
+    """Text that is not JSON droneprep can read; ``line_no`` is 1-based."""
+
+    def __init__(self, line_no: int, message: str) -> None:
+        super().__init__(message)
+        self.line_no = line_no
+        self.message = message
+
+
+def load_json(text: str) -> Any:
+    """``json.loads`` with every way hostile text makes it fail raised as BadJsonError:
+    malformed JSON, nesting deeper than the interpreter's recursion limit (``[[[[...``
+    a hundred thousand deep) and integers over Python's 4300-digit conversion limit."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise BadJsonError(error.lineno, f"{error.msg} at column {error.colno}") from None
+    except RecursionError:
+        raise BadJsonError(1, "nested too deeply to parse") from None
+    except ValueError as error:  # int digits limit
+        raise BadJsonError(1, str(error)) from None
 
 
 @dataclass
@@ -165,6 +199,15 @@ class SetBuilder:
                 image_ref,
                 "box-class-missing",
                 f"object has no class name, got {class_name!r}",
+            )
+            return False
+        if unsafe := _unsafe_chars(class_name):
+            self.lost(
+                place,
+                image_ref,
+                "box-class-unsafe",
+                f"class name {class_name!r} holds {unsafe}: names become data.yaml entries, "
+                "report text and MLflow params",
             )
             return False
         if (

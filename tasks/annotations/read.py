@@ -8,9 +8,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from prefect import task
-from prefect.cache_policies import NONE
-
 from tasks.annotations.coco import read_coco
 from tasks.annotations.detect import (
     ANNOTATION_SUFFIXES,
@@ -25,11 +22,14 @@ from tasks.annotations.model import AnnotationSet
 from tasks.annotations.visdrone import read_visdrone
 from tasks.annotations.voc import read_voc
 from tasks.annotations.yolo import NAMES_FILES, is_names_file, parse_names, read_yolo
-from tasks.storage import Store, basename, is_s3, join, normalize_uri, retry_unless_permanent
+from tasks.retrying import io_task
+from tasks.storage import Store, basename, is_s3, join, normalize_uri
+from tasks.tables import Problem
 
 log = logging.getLogger(__name__)
 
 _PER_IMAGE_TXT = ("yolo", "visdrone", "dota")
+_OWN_SUFFIXES = {"voc": (".xml",), "coco": (".json",)} | dict.fromkeys(_PER_IMAGE_TXT, (".txt",))
 _READ_THREADS = 16
 
 
@@ -46,16 +46,19 @@ def _is_file(uri: str, store: Store) -> bool:
     return not uri.endswith("/") and store.exists(uri)
 
 
-def _list_files(uri: str, store: Store) -> list[_File]:
+def _list_files(
+    uri: str, store: Store, outside: list[tuple[str, str]] | None = None
+) -> list[_File]:
     """Every annotation-like file under ``uri`` with its bytes, in key order. Objects are
-    fetched by a small thread pool: a VOC or YOLO prefix on S3 is one GET per image."""
+    fetched by a small thread pool: a VOC or YOLO prefix on S3 is one GET per image.
+    Local symlinks pointing outside ``uri`` are not read; they go to ``outside``."""
     if _is_file(uri, store):
         data = store.read_bytes(uri)
         name = basename(normalize_uri(uri))
         return [_File(normalize_uri(uri), name, data, detect_format(name, data))]
     wanted = [
         obj
-        for obj in store.list(uri)
+        for obj in store.list(uri, skipped=outside)
         if obj.key.lower().endswith(ANNOTATION_SUFFIXES)
         or is_names_file(obj.key.rsplit("/", 1)[-1])
     ]  # images, READMEs, csv: never read
@@ -113,12 +116,13 @@ def _yolo_names(uri: str, store: Store, files: list[_File]) -> list[str]:
 
 
 def _is_wanted(f: _File, chosen: str) -> bool:
-    """Files of the chosen format. In a per-image txt format every other .txt is read too
-    (a label file too broken to detect is reported line by line, not skipped)."""
+    """Files of the chosen format. A file with the format's own suffix that is too broken
+    to detect (an empty or cut-off xml, a json too deeply nested to parse) is read too, so
+    its reader reports it instead of it being skipped unseen."""
     if f.kind == chosen:
         return True
-    txt = chosen in _PER_IMAGE_TXT and f.key.lower().endswith(".txt")
-    return txt and f.kind in (EMPTY_TXT, None)
+    own = f.key.lower().endswith(_OWN_SUFFIXES.get(chosen, ()))
+    return own and f.kind in (EMPTY_TXT, None)
 
 
 def _stem_key(key: str) -> str:
@@ -151,7 +155,8 @@ def read_annotations(
         raise ValueError(f"annotation format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:
         raise ValueError(f"min_confidence must be within [0, 1], got {min_confidence}")
-    files = _list_files(uri, store)
+    outside: list[tuple[str, str]] = []
+    files = _list_files(uri, store, outside)
     chosen = _choose_format(uri, files, fmt)
     yolo_names = (names or _yolo_names(uri, store, files)) if chosen == "yolo" else []
     wanted = [f for f in files if _is_wanted(f, chosen)]
@@ -177,7 +182,10 @@ def read_annotations(
         "dota": lambda f: read_dota(f.data, f.uri, image_ref=_stem_key(f.key)),
     }
     sets = [readers[chosen](f) for f in wanted]
-    result = AnnotationSet.merge(sets)
+    refused = [
+        Problem(where, "symlink-outside-root", f"not read: {reason}") for where, reason in outside
+    ]
+    result = AnnotationSet.merge([*sets, AnnotationSet(problems=refused)])
     log.info(
         "%s: %s, %d files, %d boxes, %d images, %d problems",
         uri,
@@ -190,10 +198,4 @@ def read_annotations(
     return result
 
 
-read_annotations_task = task(
-    name="read-annotations",
-    retries=2,
-    retry_delay_seconds=[5, 30],
-    retry_condition_fn=retry_unless_permanent,
-    cache_policy=NONE,
-)(read_annotations)
+read_annotations_task = io_task(read_annotations, name="read-annotations", retries=2)

@@ -51,12 +51,11 @@ def test_plan_and_dataset_frames_have_the_same_columns(dataset, store) -> None:
 
     for name in FRAMES:
         assert list(from_plan.frame(name).columns) == list(from_dataset.frame(name).columns)
-    pd_cols = ["split", "class_name", "instances"]
-    assert from_plan.class_counts[pd_cols].equals(from_dataset.class_counts[pd_cols])
-    assert (
-        from_plan.splits.drop(columns="labels").equals(from_dataset.splits.drop(columns="labels"))
-        or from_plan.splits["images"].tolist() == from_dataset.splits["images"].tolist()
-    )
+    counted = ["split", "class_name", "instances"]
+    assert from_plan.class_counts[counted].equals(from_dataset.class_counts[counted])
+    per_split = ["split", "images", "labels", "instances", "background_images"]
+    assert from_plan.splits[per_split].equals(from_dataset.splits[per_split])
+    assert from_plan.label_lines["where"].tolist() == from_dataset.label_lines["where"].tolist()
 
 
 def test_a_good_plan_passes_the_gate() -> None:

@@ -74,3 +74,16 @@ def test_unknown_schema_version_is_rejected(dataset, store, check) -> None:
     finish_dataset(store, str(dataset), schema_version=2)
 
     assert failed_rules(check(dataset)) == ["schema-version"]
+
+
+def test_malformed_file_list_is_rejected_not_crashed(dataset, store, check) -> None:
+    finish_dataset(store, str(dataset))
+    info_path = dataset / "dataset_info.json"
+    info = json.loads(info_path.read_text())
+    info["files"] = [{"path": "data.yaml"}, "junk", {"path": 3, "bytes": "x", "sha256": None}]
+    info_path.write_text(json.dumps(info))
+
+    rules = failed_rules(check(dataset))
+
+    assert "files-digest" in rules
+    assert "file-unlisted" in rules

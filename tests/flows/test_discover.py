@@ -140,3 +140,26 @@ def test_discover_on_s3_with_2500_datasets_lists_complete_newest_first(s3) -> No
     assert len(calls) == 2503
     print(f"\n2,500 datasets on moto: put {put_seconds:.1f} s, discover {list_seconds:.1f} s")
     json.dumps([s.as_dict() for s in found])
+
+
+def test_command_line_prints_a_table_or_json(tmp_path: Path, capsys) -> None:
+    from flows.discover import main
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "dataset_info.json").write_text(_info("a", "2026-11-28T01:00:00Z"))
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "data.yaml").write_text("nc: 0\n")
+
+    assert main(["--root", str(tmp_path)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0] == f"1 complete dataset(s) under {tmp_path}, newest first:"
+    assert "train=120 val=55" in table[1]
+    assert "classes=car,person" in table[1]
+    assert len(table) == 2
+
+    assert main(["--root", str(tmp_path), "--json", "--all"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [d["name"] for d in doc["datasets"]] == ["a"]
+    assert [d["name"] for d in doc["incomplete"]] == ["b"]
+
+    assert main(["--root", "ftp://nowhere"]) == 2

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,15 +12,7 @@ from PIL import Image
 
 from flows.explore import explore, main
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module", autouse=True)
-def prefect_harness() -> Iterator[None]:
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=60):
-        yield
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
 
 
 @pytest.fixture(scope="module")
@@ -53,11 +45,31 @@ def test_cli_prints_report_uri_last(
     raw: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "cli"
-    assert (
-        main(["--source", str(raw), "--report-dir", str(out), "--annotations", "x.manifest"]) == 0
-    )
+    assert main(["--source", str(raw), "--report-dir", str(out)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[-1] == str(out / "report.html")
+
+
+def test_explore_with_annotations_charts_the_labels_and_logs_to_mlflow(
+    small_demo: Any, tmp_path: Path
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    summary = explore(
+        source=small_demo.source_uri,
+        annotations=[small_demo.annotations_uri],
+        report_dir=str(tmp_path / "report"),
+    )
+    assert summary["boxes"] > 0
+    page = Path(summary["report_uri"]).read_text()
+    assert "class" in page.lower()
+    client = MlflowClient(summary["tracking_uri"])
+    (run,) = client.search_runs(
+        [client.get_experiment_by_name("drone-imagery-data-exploration").experiment_id]
+    )
+    assert run.data.metrics["images_found"] == small_demo.n_images
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "report")}
+    assert "report/report.html" in artifacts and "report/images.csv" in artifacts
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from tasks.labeling_results import jobs_to_convert
 from tasks.storage import Store
 from tests.tasks.test_groundtruth import PRE_ARN, describe_response
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
 
 ROLE = "arn:aws:iam::123456789012:role/GroundTruthRole"
 PUBLIC = "arn:aws:sagemaker:us-east-1:394669845002:workteam/public-crowd/default"
@@ -29,14 +29,6 @@ PRIVATE = "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/drone
 CLASSES = ["vehicle", "person", "building"]
 SMALL_DATASET = {"min_train": 1, "min_val": 1}
 HOSTILE = 'tree "<oak>" & co'
-
-
-@pytest.fixture(scope="module", autouse=True)
-def prefect_harness() -> Iterator[None]:
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):  # a new database on a busy machine
-        yield
 
 
 @pytest.fixture

@@ -197,3 +197,19 @@ def test_real_ground_truth_manifest_pointing_at_another_bucket(
         for got_box, expected_box in zip(got, expected, strict=True):
             assert got_box == pytest.approx(expected_box, abs=1e-6)
     assert sorted(info["unlabeled"]) == [f"{i:04d}.jpg" for i in range(5, 11)]
+
+
+def test_tiled_demo_passes_the_gate_and_tiles_keep_their_frame_split(
+    workdir: Path, small_demo: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--source", small_demo.source_uri, "--annotations", small_demo.annotations_uri]
+    code, lines, _ = _run([*args, *SMALL, "--tile", "640", "--name", "tiled"], capsys)
+    assert code == 0, lines
+    info = json.loads((workdir / "datasets" / "tiled" / DATASET_INFO).read_text())
+    tiles = [e for e in info["images"] if e["tile_of"]]
+    assert tiles and all((e["width"], e["height"]) == (640, 640) for e in tiles)
+    split_of_frame: dict[str, set[str]] = {}
+    for entry in tiles:
+        split_of_frame.setdefault(entry["tile_of"]["source_key"], set()).add(entry["split"])
+    assert all(len(splits) == 1 for splits in split_of_frame.values())
+    assert info["expectations"]["success"] is True

@@ -140,21 +140,50 @@ def test_command_line_bad_arguments_exit_2(argv, capsys) -> None:
 
 
 @pytest.mark.integration
+@pytest.mark.usefixtures("prefect_harness")
 def test_flow_returns_the_summary_or_a_failed_state(tmp_path: Path) -> None:
-    from prefect.testing.utilities import prefect_test_harness
-
     from flows.validate import validate_dataset
 
     store = Store()
     root = tmp_path / "ds"
     write_dataset(store, str(root))
     finish_dataset(store, str(root))
-    with prefect_test_harness(server_startup_timeout=120):
-        summary = validate_dataset(str(root), min_train=5, min_val=3)
-        state = validate_dataset(str(root), min_train=5, min_val=4, return_state=True)
+    summary = validate_dataset(str(root), min_train=5, min_val=3)
+    state = validate_dataset(str(root), min_train=5, min_val=4, return_state=True)
 
     assert summary["success"] is True
     assert summary["statistics"]["splits"]["train"]["images"] == 6
     assert state.is_failed()
     assert "min-val-images" in state.message
     assert state.result(raise_on_failure=False)["failures"][0].startswith("min-val-images")
+
+
+def test_a_dataset_published_by_tasks_publish_validates(tmp_path: Path) -> None:
+    """Producer and consumer agree: publish's layout, file list and digest pass every suite."""
+    import hashlib
+
+    from tasks.layout import PlannedImage
+    from tasks.publish import publish_dataset
+    from tests.expectations.factory import NAMES, label_text
+
+    store, plan = Store(), []
+    for index in range(9):
+        body = make_image_bytes(64, 48, "JPEG", seed=index)
+        source = tmp_path / "raw" / f"img ({index}).jpg"
+        source.parent.mkdir(exist_ok=True)
+        source.write_bytes(body)
+        plan.append(PlannedImage(
+            split="train" if index < 6 else "val", file_name=f"img_{index}.jpg",
+            source_key=source.name, source_uri=str(source), width=64, height=48,
+            format="JPEG", orientation=1, sha256=hashlib.sha256(body).hexdigest(),
+            label_text=label_text(index), source_bytes=len(body),
+        ))  # fmt: skip
+    dataset_uri = str(tmp_path / "datasets" / "demo")
+    info = {"schema_version": 1, "name": "demo", "created_at": "2026-11-28T04:00:00+00:00",
+            "parameters": {"min_train": 5, "min_val": 3}, "names": NAMES}  # fmt: skip
+    publish_dataset(plan, NAMES, dataset_uri=dataset_uri, store=store, info=info)
+
+    report = validate_frames(frames_from_dataset(dataset_uri, store), **SMALL)
+
+    assert report.success, report.failures
+    assert report.statistics["splits"]["val"]["images"] == 3

@@ -13,7 +13,8 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
 from tasks.publish_lock import DatasetLockedError, lock_uri, publish_lock
-from tasks.storage import Store, is_permanent_error, retry_unless
+from tasks.retrying import _retry_on_transient, is_transient
+from tasks.storage import Store
 
 
 class _Raw:
@@ -53,23 +54,23 @@ def _client_error(code: str) -> ClientError:
 
 
 @pytest.mark.parametrize(
-    ("error", "permanent"),
+    ("error", "transient"),
     [
-        (_client_error("AccessDenied"), True),
-        (_client_error("NoSuchBucket"), True),
-        (_client_error("InvalidAccessKeyId"), True),
-        (FileNotFoundError("s3://b/k"), True),
-        (PermissionError("s3://b/k"), True),
-        (_client_error("SlowDown"), False),
-        (_client_error("InternalError"), False),
-        (ConnectionError("reset"), False),
+        (_client_error("AccessDenied"), False),
+        (_client_error("NoSuchBucket"), False),
+        (_client_error("InvalidAccessKeyId"), False),
+        (FileNotFoundError("cannot list s3://b/p: bucket 'b' does not exist"), False),
+        (PermissionError("cannot list s3://b/p: AccessDenied"), False),
+        (DatasetLockedError("being published by another run"), False),
+        (_client_error("SlowDown"), True),
+        (_client_error("InternalError"), True),
+        (ConnectionError("reset"), True),
     ],
 )
-def test_permanent_errors_are_not_retried_by_tasks(error: Exception, permanent: bool) -> None:
+def test_only_transient_errors_are_retried_by_tasks(error: Exception, transient: bool) -> None:
     class State:
         def result(self) -> None:
             raise error
 
-    assert is_permanent_error(error) is permanent
-    assert retry_unless()(None, None, State()) is not permanent
-    assert retry_unless(type(error))(None, None, State()) is False
+    assert is_transient(error) is transient
+    assert _retry_on_transient(None, None, State()) is transient

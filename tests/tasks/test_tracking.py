@@ -209,6 +209,8 @@ def test_local_run_records_params_metrics_artifacts_and_fallback(
     assert run.data.tags[TAG_FILES_DIGEST] == DIGEST
     artifacts = {a.path for a in client.list_artifacts(run_id, "report")}
     assert artifacts == {"report/summary.md"}
+    assert run.info.artifact_uri.startswith((tmp_path / "mlartifacts").resolve().as_uri())
+    assert list((tmp_path / "mlartifacts").rglob("summary.md"))
     (dataset_input,) = run.inputs.dataset_inputs
     assert dataset_input.dataset.name == "demo_set"
     assert dataset_input.dataset.digest == DIGEST[:32]
