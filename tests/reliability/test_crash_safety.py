@@ -128,8 +128,8 @@ def _sha256(path: Path) -> str:
 
 
 def _contents(dataset: Path) -> dict[str, str]:
-    """sha256 of each file but dataset_info.json and report.html (both hold the run time)."""
-    skip = {DATASET_INFO, "report.html"}
+    """sha256 of each file but dataset_info.json (it holds the run's time and ids)."""
+    skip = {DATASET_INFO}
     return {
         p.relative_to(dataset).as_posix(): _sha256(p)
         for p in _files(dataset)

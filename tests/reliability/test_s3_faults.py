@@ -13,7 +13,6 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ import pytest
 
 from flows import prepare as prepare_module
 from flows.prepare import main
-from tasks import report as report_module
 from tasks.layout import DATASET_INFO
 from tasks.storage import Store
 from tests.s3faults import S3FaultInjector, scale_backoff
@@ -73,20 +71,13 @@ def raw_in_s3(s3: Any, small_demo: Any) -> Any:
     return s3
 
 
-class _PinnedClock(datetime):
-    @classmethod
-    def now(cls, tz: Any = None) -> datetime:
-        return datetime(2026, 11, 28, 4, 0, tzinfo=tz)
-
-
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """An empty folder; the report's time stamp (its one run-specific byte) pinned; no
-    cached task results, so every run reads every image through the faulty client."""
+    """An empty folder, and no cached task results: every run reads every image through
+    its own (faulty) client."""
     from prefect.settings import PREFECT_TASKS_REFRESH_CACHE, temporary_settings
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(report_module, "datetime", _PinnedClock)
     with temporary_settings(updates={PREFECT_TASKS_REFRESH_CACHE: True}):
         yield tmp_path
 
