@@ -291,7 +291,14 @@ def test_two_prepare_processes_racing_for_one_name(
     workdirs = [tmp_path / "a", tmp_path / "b"]  # each its own MLflow sqlite file: two
     for workdir in workdirs:  # processes creating one mlflow.db at once can fail its migration
         workdir.mkdir()
-    runs = [Run([*args, "--seed", str(n)], cwd, child_env) for n, cwd in enumerate(workdirs, 1)]
+    runs = [
+        Run(
+            [*args, "--seed", str(n), "--tracking-uri", f"sqlite:///{cwd}/mlflow.db"],
+            cwd,
+            child_env,
+        )
+        for n, cwd in enumerate(workdirs, 1)
+    ]
     try:
         codes = sorted(run.wait() for run in runs)
     finally:
