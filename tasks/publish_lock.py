@@ -66,13 +66,21 @@ def _read_holder(store: Store, uri: str) -> dict[str, object] | None:
         return {"since": 0}
 
 
+def _created(store: Store, uri: str, payload: bytes, token: str) -> bool:
+    """Create the lock; True also when the lock found there is ours: a PUT that landed but
+    whose answer was lost (a 500 or a timeout) is retried, and the retry is refused."""
+    if store.create_exclusive(uri, payload):
+        return True
+    return (_read_holder(store, uri) or {}).get("token") == token
+
+
 @contextmanager
 def publish_lock(dataset_uri: str, store: Store, *, ttl_s: float = DEFAULT_TTL_S) -> Iterator[None]:
     """Hold the dataset's publish lock for the ``with`` block, or raise DatasetLockedError."""
     uri = lock_uri(dataset_uri)
     me = _holder()
     payload = json.dumps(me).encode()
-    if not store.create_exclusive(uri, payload):
+    if not _created(store, uri, payload, str(me["token"])):
         holder = _read_holder(store, uri)
         if holder is not None and not _is_stale(holder, ttl_s):
             raise DatasetLockedError(
@@ -82,7 +90,7 @@ def publish_lock(dataset_uri: str, store: Store, *, ttl_s: float = DEFAULT_TTL_S
             )
         log.warning("taking over a stale publish lock at %s (holder %s)", uri, holder)
         store.delete(uri)
-        if not store.create_exclusive(uri, payload):
+        if not _created(store, uri, payload, str(me["token"])):
             raise DatasetLockedError(f"{dataset_uri}: another run took over the stale lock first")
     try:
         yield

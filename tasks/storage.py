@@ -29,6 +29,13 @@ _MAX_RETRY_ATTEMPTS = 10
 _BODY_READ_ATTEMPTS = 5
 
 
+# S3 error codes of a listing that a retry cannot fix: the caller is denied or misconfigured
+_DENIED_CODES = frozenset(
+    {"AccessDenied", "AllAccessDisabled", "AccountProblem", "ExpiredToken",
+     "InvalidAccessKeyId", "InvalidToken", "SignatureDoesNotMatch"}
+)  # fmt: skip
+
+
 class UnsafeKeyError(ValueError):
     """A relative key that could escape its root (``..``, absolute, empty segments)."""
 
@@ -105,6 +112,26 @@ def basename(uri: str) -> str:
     return uri.rstrip("/").rsplit("/", 1)[-1] if is_s3(uri) else Path(uri).name
 
 
+def _named_errors(pages: Any, uri: str) -> Iterator[dict[str, Any]]:
+    """List pages; a missing bucket or denied listing raises an error naming ``uri``."""
+    from botocore.exceptions import ClientError
+
+    try:
+        yield from pages
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code")
+        bucket = split_s3(uri)[0]
+        if code == "NoSuchBucket":
+            raise FileNotFoundError(f"cannot list {uri}: bucket {bucket!r} does not exist "
+                                    "(NoSuchBucket)") from error  # fmt: skip
+        if code in _DENIED_CODES:
+            raise PermissionError(
+                f"cannot list {uri}: {code} (check s3:ListBucket on bucket {bucket!r} in the "
+                "bucket policy and the role's policy, and the credentials)"
+            ) from error
+        raise
+
+
 @dataclass
 class Store:
     """Reads and writes URIs; S3 settings are plain values so the Store pickles.
@@ -171,7 +198,7 @@ class Store:
         if prefix and not prefix.endswith("/"):
             prefix += "/"
         paginator = self.s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        for page in _named_errors(paginator.paginate(Bucket=bucket, Prefix=prefix), prefix_uri):
             for obj in page.get("Contents", []):
                 key = obj["Key"]
                 if key.endswith("/"):
@@ -221,7 +248,8 @@ class Store:
             prefix += "/"
         found: list[str] = []
         paginator = self.s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        pages = paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/")
+        for page in _named_errors(pages, prefix_uri):
             for common in page.get("CommonPrefixes", []):
                 found.append(f"{S3_SCHEME}{bucket}/{common['Prefix'].rstrip('/')}")
         return sorted(found)
@@ -322,18 +350,23 @@ class Store:
     def create_exclusive(self, uri: str, data: bytes) -> bool:
         """Create ``uri`` only if nothing is there; False when it already exists.
 
-        S3 uses a conditional PUT (``If-None-Match: *``), local files ``O_EXCL``: of two
-        writers racing for one key, exactly one succeeds.
+        S3 uses a conditional PUT (``If-None-Match: *``), local files a hard link of a
+        complete temporary file (fails if the name exists): of two writers racing for one
+        key, exactly one succeeds, and a reader never sees the file half written.
         """
         uri = normalize_uri(uri)
         if not is_s3(uri):
             path = Path(uri)
             path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
             try:
-                with path.open("xb") as handle:
+                with os.fdopen(fd, "wb") as handle:
                     handle.write(data)
+                os.link(tmp, path)
             except FileExistsError:
                 return False
+            finally:
+                Path(tmp).unlink(missing_ok=True)
             return True
         from botocore.exceptions import ClientError
 
