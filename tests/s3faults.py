@@ -1,8 +1,10 @@
 """Make a share of S3 calls fail the way real S3 fails under load, through botocore's events.
 
 Faults: 503 SlowDown, 500 InternalError, 400 RequestTimeout, a reset connection, and a
-GetObject body that stops mid-read. The first four happen before the request is sent
-(so moto never sees it); the last one cuts a real response short.
+GetObject body that stops mid-read. The error answers replace the real answer in
+``before-send``; with in-process moto (whose own hook answers first) the request has then
+already been applied, so they stand for a request that succeeded but whose answer was
+lost — the harder case for idempotency. A reset raises before any answer.
 """
 
 from __future__ import annotations
