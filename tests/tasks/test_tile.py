@@ -13,6 +13,7 @@ from defusedxml import ElementTree
 from PIL import Image
 
 from tasks.storage import Store
+from tasks.tables import BOX_COLUMNS
 from tasks.tile import (
     plan_tiles,
     tile_images,
@@ -26,17 +27,6 @@ from tasks.tile import (
 DEEPFOREST = "deepforest-neon-voc/deepforest/data/2019_YELL_2_528000_4978000_image_crop2"
 VISDRONE = "visdrone-det-val-pair"
 VISDRONE_STEMS = ("0000001_02999_d_0000005", "0000001_07999_d_0000012")
-BOX_COLUMNS = [
-    "image_key",
-    "class_name",
-    "class_id",
-    "x_center",
-    "y_center",
-    "width",
-    "height",
-    "source_uri",
-    "source_line",
-]
 
 
 # -- geometry --------------------------------------------------------------------------
