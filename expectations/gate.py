@@ -30,21 +30,25 @@ DATA_DOCS_DIR = "data_docs"
 
 @dataclass(frozen=True)
 class GateResult:
-    """The gate's verdict (``as_dict()`` is dataset_info.json's ``expectations``)."""
+    """The gate's verdict: ``as_dict()`` is dataset_info.json's ``expectations``."""
 
-    success: bool
-    failures: list[str]
-    warnings: list[str]
-    statistics: dict[str, Any]
+    expectations: dict[str, Any]  # ValidationReport.as_dict()
     data_docs: dict[str, bytes] = field(default_factory=dict, repr=False)
 
+    @property
+    def success(self) -> bool:
+        return bool(self.expectations["success"])
+
+    @property
+    def failures(self) -> list[str]:
+        return list(self.expectations["failures"])
+
+    @property
+    def statistics(self) -> dict[str, Any]:
+        return dict(self.expectations["statistics"])
+
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "success": self.success,
-            "failures": self.failures,
-            "warnings": self.warnings,
-            "statistics": self.statistics,
-        }
+        return self.expectations
 
     def write_data_docs(self, docs_dir: Path, docs_uri: str | None, store: Store) -> None:
         """The GX Data Docs pages into ``docs_dir/data_docs`` (and below ``docs_uri``)."""
@@ -68,7 +72,7 @@ def run_gate(
             for path in sorted(index.parent.rglob("*"))
             if path.is_file()
         }
-    return GateResult(report.success, report.failures, report.warnings, report.statistics, docs)
+    return GateResult(report.as_dict(), docs)
 
 
 def _plan_cache_key(_context: Any, parameters: dict[str, Any]) -> str:
