@@ -6,6 +6,7 @@
     python -m flows.label --job-name NAME [--wait]        # status of a job, or follow it
     python -m flows.label --job-name NAME --stop          # stop it (Stopped output converts)
     python -m flows.label --chain-from NAME ...           # adjustment job on NAME's output
+    python -m flows.label --chain-from NAME --chain-type verification [--verdicts A,B] ...
 
 Exit status: 0 done (or submitted), 1 the job failed or is still running at the timeout,
 2 bad arguments or configuration, or over budget with ``--strict-budget``. A dry run
@@ -19,7 +20,7 @@ import json
 import sys
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
@@ -38,12 +39,21 @@ from tasks.groundtruth import (
     wait_for_job_task,
 )
 from tasks.labeling_cost import DEFAULT_PER_OBJECT_FEE_USD, BudgetExceededError
-from tasks.labeling_job import JobSettings, check_classes, check_job_name, select_for_labeling
+from tasks.labeling_job import (
+    JobSettings,
+    check_classes,
+    check_job_name,
+    check_verdicts,
+    select_for_labeling,
+)
 from tasks.labeling_plan import (
+    DEFAULT_REJECTING_VERDICTS,
+    DEFAULT_VERDICTS,
+    Chain,
     LabelingPlan,
     check_settings,
     default_job_prefix,
-    plan_adjustment_job,
+    plan_chained_job,
     plan_new_job,
     skipped_refs,
 )
@@ -80,7 +90,17 @@ class LabelParams(BaseModel):
     stop: bool = Field(False, description="Stop the job named by job_name.")
     job_name: str | None = Field(None, description="Job name (default: from the content).")
     strict_budget: bool = Field(False, description="Refuse, rather than cap, over budget.")
-    chain_from: str | None = Field(None, description="Adjustment job on this job's output.")
+    chain_from: str | None = Field(None, description="Follow-up job on this job's output.")
+    chain_type: Literal["adjustment", "verification"] = Field(
+        "adjustment", description="What the follow-up job does with the previous boxes."
+    )
+    verdicts: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_VERDICTS), description="Verification choices."
+    )
+    reject_verdicts: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_REJECTING_VERDICTS),
+        description="Verdicts that take an image's boxes out of the dataset.",
+    )
     job_prefix: str | None = Field(None, description="S3 prefix for the job's files.")
     skip_labeled: list[str] = Field(default_factory=list, description="Manifests to skip.")
     dry_run_root: str = Field("labeling", description="Where a dry run writes.")
@@ -118,6 +138,10 @@ class LabelParams(BaseModel):
             raise ValueError("give --source or --chain-from, not both")
         if self.source:
             check_classes(self.classes)
+        elif self.chain_type == "verification":
+            if self.classes:
+                raise ValueError("--classes adds classes to an adjustment job, not a verification")
+            check_verdicts(self.verdicts, self.reject_verdicts, [])
         check_settings(self.settings(), self.budget_usd or 0)
         try:
             fee_ok = Decimal(self.per_object_fee_usd) >= 0
@@ -146,10 +170,12 @@ def _publish(
     from flows.params import PrepareParams
     from flows.prepare import prepare
 
+    rejecting = record.get("rejecting_verdicts")
     params = PrepareParams(
         source=record["source_uri"],
         annotations=[result["output_manifest_uri"]],
-        label_attribute=result["label_attribute"],
+        label_attribute=record.get("boxes_attribute") or result["label_attribute"],
+        verification="drop:" + ",".join(rejecting) if rejecting else "keep",
         dest=dest,
         name=dataset_name_for_job(result["job_name"]),
         classes=record["classes"],
@@ -195,14 +221,18 @@ def _plan(client: Any, store: Store, params: LabelParams, options: dict[str, Any
         if previous is None or previous["LabelingJobStatus"] not in groundtruth.FINISHED:
             raise ValueError(f"--chain-from {chain_from}: no finished labeling job of that name")
         record = read_job_record(previous, store)
-        return plan_adjustment_job(
+        return plan_chained_job(
             previous,
             previous_manifest=store.read_text(groundtruth.output_manifest_uri(previous)),
-            previous_categories=store.read_text(previous["LabelCategoryConfigS3Uri"]),
             record=record,
+            chain=Chain(
+                params.chain_type,
+                tuple(params.classes),
+                tuple(params.verdicts),
+                tuple(params.reject_verdicts),
+            ),
             settings=settings,
             job_prefix_uri=params.job_prefix or default_job_prefix(record["source_uri"]),
-            extra_classes=tuple(params.classes),
             **options,
         )
     images, _ = discover_task(params.source, store)
@@ -220,7 +250,8 @@ def _plan(client: Any, store: Store, params: LabelParams, options: dict[str, Any
 
 @flow(name="label-with-ground-truth", validate_parameters=True)
 def label_with_ground_truth(params: LabelParams) -> dict[str, Any]:
-    """Plan, estimate, submit (or dry-run) a bounding-box job; optionally wait and convert."""
+    """Plan, estimate, submit (or dry-run) a bounding-box, adjustment or verification job;
+    optionally wait for it and convert its output."""
     store = _store(params.region)
     client = groundtruth.sagemaker_client(params.region)
     follow = {
@@ -306,7 +337,10 @@ def _parser() -> argparse.ArgumentParser:
     add("--job-name", help="job name; alone: the status of that job")
     add("--stop", action="store_true", default=None, help="stop the job named by --job-name")
     add("--strict-budget", action="store_true", default=None, help="refuse over budget")
-    add("--chain-from", metavar="JOB", help="adjustment job on JOB's output manifest")
+    add("--chain-from", metavar="JOB", help="follow-up job on JOB's output manifest")
+    add("--chain-type", choices=["adjustment", "verification"], help="default adjustment")
+    add("--verdicts", type=split_list, help="verification choices (default correct,incorrect)")
+    add("--reject-verdicts", type=split_list, help="verdicts that drop an image (incorrect)")
     add("--job-prefix", help="S3 prefix for the job's files (default s3://BUCKET/labeling)")
     add("--skip-labeled", action="append", metavar="MANIFEST", help="skip its images")
     add("--dest", help="publish the finished job's dataset here (with --wait)")

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from tasks.annotations.groundtruth import parse_verification
 from tasks.layout import check_dataset_name
 from tasks.settings import DEFAULT_EXPERIMENT
 from tasks.storage import normalize_uri
@@ -55,6 +56,11 @@ class PrepareParams(BaseModel):
     )
     min_confidence: float | None = Field(
         None, ge=0, le=1, description="Drop auto-labeled boxes below this confidence."
+    )
+    verification: str = Field(
+        "keep",
+        description="Ground Truth verification verdicts: keep, drop (bad, incorrect, ...) "
+        "or drop:VERDICT,... (images so judged are left unlabeled).",
     )
     val_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.2
     test_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.0
@@ -129,6 +135,12 @@ class PrepareParams(BaseModel):
         if not names or any(not n for n in names) or len(set(names)) != len(names):
             raise ValueError(f"classes must be non-empty and unique, got {value}")
         return names
+
+    @field_validator("verification")
+    @classmethod
+    def _verification(cls, value: str) -> str:
+        parse_verification(value)
+        return value
 
     @field_validator("group_by")
     @classmethod

@@ -71,7 +71,11 @@ def prepare(params: PrepareParams | None = None) -> dict[str, Any] | State:
 
     labels = AnnotationSet.merge(
         read_annotations_task(
-            uri, store, label_attribute=params.label_attribute, min_confidence=params.min_confidence
+            uri,
+            store,
+            label_attribute=params.label_attribute,
+            min_confidence=params.min_confidence,
+            verification=params.verification,
         )
         for uri in annotation_uris
     )
@@ -175,6 +179,7 @@ def parse_args(argv: list[str] | None) -> PrepareParams:
     add("--drop-unknown-classes", action="store_true", default=None)
     add("--label-attribute", help="Ground Truth label attribute")
     add("--min-confidence", type=float)
+    add("--verification", help="keep, drop or drop:VERDICT,... (Ground Truth verification)")
     add("--val-fraction", type=float)
     add("--test-fraction", type=float)
     add("--seed", type=int)

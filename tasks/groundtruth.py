@@ -23,6 +23,7 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NONE
 
+from tasks.annotations.groundtruth import VERIFICATION_TYPE
 from tasks.retrying import io_task
 
 log = logging.getLogger(__name__)
@@ -297,12 +298,15 @@ def _confidence_summary(confidences: list[float]) -> dict[str, Any]:
 
 
 def label_statistics(manifest_text: str, label_attribute: str) -> dict[str, Any]:
-    """Objects, boxes per class and the worker-confidence distribution of an output manifest.
+    """Objects, boxes per class (or verdicts) and worker confidences of an output manifest.
 
+    A verification job's attribute holds one verdict per image (``class-name``) with its
+    ``confidence`` in the metadata; a box job's holds boxes with per-object confidences.
     Counts only; reading boxes into the tables is ``tasks.annotations``' job.
     """
     objects = labeled = failed = 0
     per_class: Counter[str] = Counter()
+    verdicts: Counter[str] = Counter()
     confidences: list[float] = []
     for line in manifest_text.splitlines():
         if not line.strip():
@@ -311,10 +315,16 @@ def label_statistics(manifest_text: str, label_attribute: str) -> dict[str, Any]
         record = json.loads(line)
         metadata = record.get(f"{label_attribute}-metadata") or {}
         label = record.get(label_attribute)
-        if not isinstance(label, dict) or "failure-reason" in metadata:
+        verification = metadata.get("type") == VERIFICATION_TYPE
+        if "failure-reason" in metadata or not (verification or isinstance(label, dict)):
             failed += 1
             continue
         labeled += 1
+        if verification:
+            verdicts[str(metadata.get("class-name", ""))] += 1
+            if "confidence" in metadata:
+                confidences.append(float(metadata["confidence"]))
+            continue
         class_map = metadata.get("class-map", {})
         for box in label.get("annotations", []):
             per_class[class_map.get(str(box.get("class_id")), str(box.get("class_id")))] += 1
@@ -327,6 +337,7 @@ def label_statistics(manifest_text: str, label_attribute: str) -> dict[str, Any]
         "failed_objects": failed,
         "boxes": sum(per_class.values()),
         "boxes_per_class": dict(sorted(per_class.items())),
+        "verdicts": dict(sorted(verdicts.items())),
         "confidence": _confidence_summary(confidences),
     }
 
@@ -337,8 +348,12 @@ def statistics_metrics(stats: dict[str, Any]) -> dict[str, float]:
         f"gt_{key}": float(stats[key])
         for key in ("objects", "labeled_objects", "failed_objects", "boxes")
     }
-    for name, count in stats["boxes_per_class"].items():
-        metrics["gt_boxes_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", name)] = float(count)
+    for prefix, counts in (
+        ("gt_boxes_", stats["boxes_per_class"]),
+        ("gt_verdict_", stats["verdicts"]),
+    ):
+        for name, count in counts.items():
+            metrics[prefix + re.sub(r"[^A-Za-z0-9_.-]+", "_", name)] = float(count)
     for key in ("min", "median", "mean", "max"):
         if key in stats["confidence"]:
             metrics[f"gt_confidence_{key}"] = float(stats["confidence"][key])

@@ -1,15 +1,14 @@
 """Everything a Ground Truth bounding-box job is made of, before it is submitted.
 
-The input manifest (JSON lines of ``source-ref``), the label categories file, the
-crowd-bounding-box Liquid template and the exact ``CreateLabelingJob`` request: built as
-plain values here, written under the job's folder by :func:`write_job_files` (S3 for a
+The input manifest (JSON lines of ``source-ref``), the label categories file and the
+exact ``CreateLabelingJob`` request (the worker templates are ``tasks.labeling_ui``'s): built
+as plain values here, written under the job's folder by :func:`write_job_files` (S3 for a
 real job, ``./labeling/<job name>/`` for a dry run).
 """
 
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import logging
 import re
@@ -40,7 +39,11 @@ _GT_LAMBDA_ACCOUNTS = {
     "ap-southeast-1": "377565633583",
     "ap-southeast-2": "454466003867",
 }
-TASK_TYPES = {"label": "BoundingBox", "adjustment": "AdjustmentBoundingBox"}
+TASK_TYPES = {
+    "label": "BoundingBox",
+    "adjustment": "AdjustmentBoundingBox",
+    "verification": "VerificationBoundingBox",
+}
 JOB_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 CATEGORIES_DOCUMENT_VERSION = "2018-11-28"
 CONTENT_CLASSIFIERS = ("FreeOfPersonallyIdentifiableInformation", "FreeOfAdultContent")
@@ -51,7 +54,6 @@ TEMPLATE_FILE = "template.liquid.html"
 REQUEST_FILE = "request.json"
 JOB_FILE = "job.json"  # droneprep's own record: source, classes, label attribute
 OUTPUT_FOLDER = "output"
-_CROWD_JS = "https://assets.crowd.aws/crowd-html-elements.js"
 
 
 def lambda_arns(region: str, task_type: str = "label") -> tuple[str, str]:
@@ -94,6 +96,26 @@ def check_classes(classes: list[str]) -> list[str]:
     return names
 
 
+def check_verdicts(verdicts: list[str], rejecting: list[str], classes: list[str]) -> None:
+    """A verification job needs two or more verdicts, some accepting and some rejecting.
+
+    The verdicts share the categories file with the classes, so no name may be both.
+    """
+    names = check_classes(verdicts)
+    if len(names) < 2:
+        raise ValueError(f"--verdicts needs two or more names, got {verdicts}")
+    if any("," in name for name in names):
+        raise ValueError(f"a verdict may not contain ',', got {names}")
+    if unknown := [r for r in rejecting if r not in names]:
+        raise ValueError(f"--reject-verdicts {unknown} are not among the verdicts {names}")
+    if not rejecting or set(rejecting) == set(names):
+        raise ValueError(
+            f"--reject-verdicts must name some but not all of the verdicts {names}, got {rejecting}"
+        )
+    if both := sorted(set(names) & set(classes)):
+        raise ValueError(f"{both} is both a verdict and a class; rename the verdict")
+
+
 def labeled_source_refs(manifest_text: str) -> set[str]:
     """``source-ref`` of every line of a Ground Truth manifest (input or output)."""
     refs: set[str] = set()
@@ -133,61 +155,6 @@ def categories_text(classes: list[str], audit_label_attribute: str | None = None
         doc["auditLabelAttributeName"] = audit_label_attribute
     doc["labels"] = [{"label": name} for name in check_classes(classes)]
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
-
-
-def _text(value: str) -> str:
-    """HTML-escape, and keep Liquid from reading ``{{``/``{%`` inside a class name."""
-    return html.escape(value, quote=True).replace("{", "&#123;").replace("}", "&#125;")
-
-
-def _initial_value(audit_label_attribute: str) -> str:
-    """Liquid that shows the previous job's boxes (AWS's adjustment-template pattern)."""
-    line = "task.input.manifestLine"
-    return (
-        "[{% for box in " + f"{line}.{audit_label_attribute}.annotations" + " %}"
-        "{% capture class_id %}{{ box.class_id }}{% endcapture %}"
-        "{% assign label = "
-        + f"{line}.{audit_label_attribute}-metadata.class-map[class_id]"
-        + " %}"
-        "{ label: {{ label | to_json | escape }}, left: {{ box.left }}, top: {{ box.top }}, "
-        "width: {{ box.width }}, height: {{ box.height }} },{% endfor %}]"
-    )
-
-
-def template_html(
-    classes: list[str], instructions: str, audit_label_attribute: str | None = None
-) -> str:
-    """The crowd-bounding-box worker template; every class name and instruction is escaped."""
-    items = "\n".join(f"        <li>{_text(name)}</li>" for name in check_classes(classes))
-    initial = (
-        f'\n    initial-value="{_initial_value(audit_label_attribute)}"'
-        if audit_label_attribute
-        else ""
-    )
-    header = "Adjust the boxes" if audit_label_attribute else "Draw a box around every object"
-    return f"""<script src="{_CROWD_JS}"></script>
-<crowd-form>
-  <crowd-bounding-box
-    name="boundingBox"
-    src="{{{{ task.input.taskObject | grant_read_access }}}}"
-    header="{header} of these classes"
-    labels="{{{{ task.input.labels | to_json | escape }}}}"{initial}
-  >
-    <full-instructions header="Bounding box instructions">
-      <p>{_text(instructions)}</p>
-      <p>Classes:</p>
-      <ul>
-{items}
-      </ul>
-      <p>Draw each box tight around the visible part of the object. One box per object;
-      leave the image without boxes when it shows none of these classes.</p>
-    </full-instructions>
-    <short-instructions>
-      <p>{_text(instructions)}</p>
-    </short-instructions>
-  </crowd-bounding-box>
-</crowd-form>
-"""
 
 
 @dataclass(frozen=True)

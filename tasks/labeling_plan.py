@@ -1,9 +1,10 @@
 """Plan a labeling job: which images, what it costs, the files and the exact request.
 
-:func:`plan_new_job` (images to label) and :func:`plan_adjustment_job` (a follow-up on a
-finished job's output manifest) return a :class:`LabelingPlan`; nothing is uploaded or
-submitted here. The job's folder is ``<job prefix>/<job name>/``: a real job uploads the
-plan's files there, a dry run writes them to ``./labeling/<job name>/``.
+:func:`plan_new_job` (images to label) and :func:`plan_chained_job` (an adjustment or
+verification job on a finished job's output manifest) return a :class:`LabelingPlan`;
+nothing is uploaded or submitted here. The job's folder is ``<job prefix>/<job name>/``:
+a real job uploads the plan's files there, a dry run writes them to
+``./labeling/<job name>/``.
 """
 
 from __future__ import annotations
@@ -31,13 +32,14 @@ from tasks.labeling_job import (
     categories_text,
     check_classes,
     check_job_name,
+    check_verdicts,
     derive_job_name,
     job_files,
     labeled_source_refs,
     lambda_arns,
     manifest_text,
-    template_html,
 )
+from tasks.labeling_ui import template_html, verification_template_html
 from tasks.storage import Store, is_s3, join, split_s3
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,13 @@ DEFAULT_INSTRUCTIONS = (
     "Draw a box around every object of the listed classes seen from the drone, "
     "including small and partly hidden ones."
 )
+ADJUST_INSTRUCTIONS = "Adjust the boxes drawn before: " + DEFAULT_INSTRUCTIONS
+VERIFY_INSTRUCTIONS = (
+    "Check the boxes drawn before: every object of the listed classes seen from the drone "
+    "has one tight box with the right class, and no box is drawn around anything else."
+)
+DEFAULT_VERDICTS = ("correct", "incorrect")
+DEFAULT_REJECTING_VERDICTS = ("incorrect",)
 STAGED_IMAGES_FOLDER = "images"
 
 
@@ -168,47 +177,96 @@ def plan_new_job(
         "source_uri": source_uri,
         "classes": classes,
         "label_attribute": name,
+        "boxes_attribute": name,
         "chained_from": None,
     }
     files = job_files(manifest_text(refs), categories_text(classes), template, request, record)
     return LabelingPlan(name, folder, files, request, estimate, decision, table, staged)
 
 
-def plan_adjustment_job(
+def chainable_lines(manifest: str, audit_label_attribute: str) -> tuple[list[str], int]:
+    """Output-manifest lines whose ``audit_label_attribute`` holds boxes, and how many do not.
+
+    An image the previous job failed on has nothing to adjust or verify, and Ground Truth
+    would charge for it anyway, so it is left out (AWS: filter the data before the job).
+    """
+    kept: list[str] = []
+    skipped = 0
+    for line in manifest.splitlines():
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        label = record.get(audit_label_attribute)
+        metadata = record.get(f"{audit_label_attribute}-metadata") or {}
+        if isinstance(label, dict) and "annotations" in label and "failure-reason" not in metadata:
+            kept.append(line)
+        else:
+            skipped += 1
+    return kept, skipped
+
+
+@dataclass(frozen=True)
+class Chain:
+    """What a follow-up job does with a finished job's output (``--chain-from``)."""
+
+    kind: str = "adjustment"  # or "verification"
+    extra_classes: tuple[str, ...] = ()  # adjustment only: classes the first job lacked
+    verdicts: tuple[str, ...] = DEFAULT_VERDICTS  # verification only
+    rejecting: tuple[str, ...] = DEFAULT_REJECTING_VERDICTS  # verdicts that drop an image
+
+
+def plan_chained_job(
     previous: dict[str, Any],
     *,
     previous_manifest: str,
-    previous_categories: str,
     record: dict[str, Any],
+    chain: Chain,
     settings: JobSettings,
     budget_usd: Decimal | str | float,
     job_prefix_uri: str,
     job_name: str | None = None,
     strict_budget: bool = False,
     per_object_fee_usd: Decimal | str | float = DEFAULT_PER_OBJECT_FEE_USD,
-    extra_classes: tuple[str, ...] = (),
 ) -> LabelingPlan:
-    """Plan an adjustment job on a finished job's output manifest (``--chain-from``).
+    """Plan an adjustment or verification job on a finished job's output manifest.
 
-    The new job keeps the previous labels (its categories file must), may add classes,
-    and writes its boxes under a new label attribute.
+    Both show the boxes of the previous job's box attribute (for a previous verification
+    job, the boxes it verified), keep its classes in the categories file (AWS requires
+    them) and write under a new label attribute. A verification job's categories file
+    lists its verdicts first, then those classes; workers choose among the verdicts only.
     """
-    previous_labels = [item["label"] for item in json.loads(previous_categories)["labels"]]
-    classes = check_classes(
-        previous_labels + [c for c in extra_classes if c not in previous_labels]
-    )
-    audit = previous["LabelAttributeName"]
-    template = template_html(
-        classes, "Adjust the boxes drawn before: " + DEFAULT_INSTRUCTIONS, audit
-    )
-    lines = [line for line in previous_manifest.splitlines() if line.strip()]
+    audit = record.get("boxes_attribute") or previous["LabelAttributeName"]
+    classes = list(record["classes"])
+    if chain.kind == "verification":
+        check_verdicts(list(chain.verdicts), list(chain.rejecting), classes)
+        template = verification_template_html(
+            classes, list(chain.verdicts), VERIFY_INSTRUCTIONS, audit
+        )
+        categories = categories_text([*chain.verdicts, *classes], audit_label_attribute=audit)
+        suffix, boxes_attribute = "ver", audit
+    elif chain.kind == "adjustment":
+        classes = check_classes(classes + [c for c in chain.extra_classes if c not in classes])
+        template = template_html(classes, ADJUST_INSTRUCTIONS, audit)
+        categories = categories_text(classes, audit_label_attribute=audit)
+        suffix, boxes_attribute = "adj", None
+    else:
+        raise ValueError(f"chain type must be adjustment or verification, got {chain.kind!r}")
+    lines, skipped = chainable_lines(previous_manifest, audit)
+    if skipped:
+        log.info("%d images without boxes in %s left out of the %s job", skipped, audit, chain.kind)
+    if not lines:
+        raise ValueError(
+            f"--chain-from {previous['LabelingJobName']}: no image of its output has boxes "
+            f"in {audit!r}, so there is nothing for a {chain.kind} job"
+        )
     name = (
         check_job_name(job_name)
         if job_name
         else derive_job_name(
-            f"{previous['LabelingJobName'][:36]}-adj",
+            f"{previous['LabelingJobName'][:36]}-{suffix}",
             previous["LabelingJobArn"],
             classes,
+            chain,
             settings,
             str(budget_usd),
             template,
@@ -227,15 +285,17 @@ def plan_adjustment_job(
         job_prefix_uri,
         settings,
         max_labeled_objects=decision.max_labeled_objects,
-        task_type="adjustment",
+        task_type=chain.kind,
     )
     new_record = {
         **record,
         "classes": classes,
         "label_attribute": name,
+        "boxes_attribute": boxes_attribute or name,
         "chained_from": previous["LabelingJobName"],
     }
-    categories = categories_text(classes, audit_label_attribute=audit)
+    if chain.kind == "verification":
+        new_record.update(verdicts=list(chain.verdicts), rejecting_verdicts=list(chain.rejecting))
     files = job_files("\n".join(lines) + "\n", categories, template, request, new_record)
     folder = join(job_prefix_uri, name)
     return LabelingPlan(name, folder, files, request, estimate, decision, table, [])

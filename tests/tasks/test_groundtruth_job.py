@@ -20,9 +20,9 @@ from tasks.labeling_job import (
     lambda_arns,
     manifest_text,
     select_for_labeling,
-    template_html,
     write_job_files,
 )
+from tasks.labeling_ui import template_html
 from tasks.storage import Store
 
 PUBLIC = "arn:aws:sagemaker:us-east-1:394669845002:workteam/public-crowd/default"
