@@ -33,14 +33,18 @@ def _text(value: str) -> str:
 
 
 def previous_boxes(audit_label_attribute: str) -> str:
-    """Liquid that renders the previous job's boxes as a JSON array of labelled boxes."""
+    """Liquid that renders the previous job's boxes as a JSON array of labelled boxes.
+
+    It sits inside a double-quoted HTML attribute, so its own quotes are ``&quot;``.
+    """
     attr = f"{_LINE}.{audit_label_attribute}"
     return (
         "[{% for box in " + attr + ".annotations %}"
         "{% capture class_id %}{{ box.class_id }}{% endcapture %}"
         "{% assign label = " + attr + "-metadata.class-map[class_id] %}"
-        '{"label": {{ label | to_json | escape }}, "left": {{ box.left }}, '
-        '"top": {{ box.top }}, "width": {{ box.width }}, "height": {{ box.height }}}'
+        "{&quot;label&quot;: {{ label | to_json | escape }}, "
+        "&quot;left&quot;: {{ box.left }}, &quot;top&quot;: {{ box.top }}, "
+        "&quot;width&quot;: {{ box.width }}, &quot;height&quot;: {{ box.height }}}"
         "{% unless forloop.last %}, {% endunless %}{% endfor %}]"
     )
 
@@ -93,9 +97,9 @@ def verification_template_html(
 ) -> str:
     """The crowd-image-classifier template of a verification job: one verdict per image."""
     overlay = (
-        '{"boundingBox": {"labels": '
+        "{&quot;boundingBox&quot;: {&quot;labels&quot;: "
         + _text(json.dumps(classes, ensure_ascii=False))
-        + ', "value": '
+        + ", &quot;value&quot;: "
         + previous_boxes(audit_label_attribute)
         + "}}"
     )

@@ -18,6 +18,7 @@ from botocore.stub import Stubber
 from flows.label import LabelParams, label_with_ground_truth, main
 from tasks import groundtruth
 from tasks.labeling_results import jobs_to_convert
+from tasks.layout import names_list, parse_label_line, read_data_yaml
 from tasks.storage import Store
 from tests.tasks.test_groundtruth import PRE_ARN, describe_response
 
@@ -223,6 +224,27 @@ def _output_manifest(uris: list[str], label_attribute: str) -> str:
     return "".join(json.dumps(line) + "\n" for line in lines)
 
 
+def _yolo_box(index: int) -> tuple[str, float, float, float, float]:
+    """Image ``index``'s box of :func:`_output_manifest` as YOLO (class, cx, cy, w, h)."""
+    return (
+        ["vehicle", "person"][index % 2],
+        round((4 + index + 10) / 64, 6),
+        round(11 / 48, 6),
+        round(20 / 64, 6),
+        round(10 / 48, 6),
+    )
+
+
+def _published_boxes(dataset: Path) -> list[tuple[str, float, float, float, float]]:
+    names = names_list(read_data_yaml((dataset / "data.yaml").read_text()))
+    return sorted(
+        (names[c], round(x, 6), round(y, 6), round(w, 6), round(h, 6))
+        for path in dataset.glob("*/labels/*.txt")
+        for line in path.read_text().splitlines()
+        for c, x, y, w, h in [parse_label_line(line, str(path))]
+    )
+
+
 def _submit_and_complete(
     s3: Any, sagemaker: Stubber, image_bytes: Callable[..., bytes], tmp_path: Path, **extra: Any
 ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
@@ -322,37 +344,14 @@ def test_publish_after_completion_equals_the_stubbed_boxes(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """submit -> poll -> complete -> publish; runs once flows.prepare imports."""
-    pytest.importorskip(
-        "flows.prepare",
-        reason="flows.prepare cannot be imported yet: its stage modules are not merged",
-    )
-    from tasks.layout import names_list, parse_label_line, read_data_yaml
-
+    """submit -> poll -> complete -> publish: the labels equal the stubbed boxes."""
     monkeypatch.chdir(tmp_path)  # the prepare flow's reports and local MLflow store
     dest = str(tmp_path / "datasets")
     summary, _, uris = _submit_and_complete(
         s3, sagemaker, image_bytes, tmp_path, dest=dest, prepare_options=SMALL_DATASET
     )
     dataset = Path(summary["dataset_uri"])
-    names = names_list(read_data_yaml((dataset / "data.yaml").read_text()))
-    published = sorted(
-        (names[c], round(x, 6), round(y, 6), round(w, 6), round(h, 6))
-        for path in dataset.glob("*/labels/*.txt")
-        for line in path.read_text().splitlines()
-        for c, x, y, w, h in [parse_label_line(line, str(path))]
-    )
-    expected = sorted(
-        (
-            ["vehicle", "person"][i % 2],
-            round((4 + i + 10) / 64, 6),
-            round(11 / 48, 6),
-            round(20 / 64, 6),
-            round(10 / 48, 6),
-        )
-        for i in range(len(uris))
-    )
-    assert published == expected
+    assert _published_boxes(dataset) == sorted(_yolo_box(i) for i in range(len(uris)))
 
 
 def test_jobs_to_convert_picks_finished_droneprep_jobs(s3: Any, aws_env: None) -> None:
@@ -444,6 +443,145 @@ def test_chain_from_plans_an_adjustment_job(
     )
     record = json.loads((folder / "job.json").read_text())
     assert (record["chained_from"], record["source_uri"]) == (first, "s3://bucket/raw-data/")
+
+
+def _verification_output(chained_manifest: str, name: str, verdicts: list[str]) -> str:
+    """A verification job's output manifest: its input lines plus one verdict each (AWS's
+    documented shape: the verdict's index as the value, ``class-name`` in the metadata)."""
+    categories = ["correct", "incorrect"]
+    lines = []
+    for line, verdict in zip(chained_manifest.splitlines(), verdicts, strict=True):
+        record = json.loads(line)
+        record[name] = str(categories.index(verdict))
+        record[f"{name}-metadata"] = {
+            "class-name": verdict,
+            "confidence": 0.93,
+            "type": "groundtruth/label-verification",
+            "job-name": f"labeling-job/{name}",
+            "human-annotated": "yes",
+            "creation-date": "2026-11-28T06:00:00.000000",
+            "worker-feedback": [{"comment": "the box is too wide"}],
+        }
+        lines.append(json.dumps(record) + "\n")
+    return "".join(lines)
+
+
+def test_verification_job_submit_poll_complete_publish(
+    s3: Any,
+    sagemaker: Stubber,
+    image_bytes: Callable[..., bytes],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Chain a verification job on a finished job; the images judged incorrect stay out."""
+    monkeypatch.chdir(tmp_path)
+    summary, request, uris = _submit_and_complete(s3, sagemaker, image_bytes, tmp_path)
+    first = request["LabelingJobName"]
+    first_output = summary["output_manifest_uri"]
+    store = Store().use_client(s3)
+    failed_line = {
+        "source-ref": "s3://bucket/raw-data/b/0004.jpg",
+        f"{first}-metadata": {"failure-reason": "ClientError: task timed out"},
+    }
+    store.write_text(first_output, store.read_text(first_output) + json.dumps(failed_line) + "\n")
+    completed_first = describe_response(
+        request, "Completed", labeled=3, unlabeled=0, output=first_output
+    )
+    params = {
+        "chain_from": first,
+        "chain_type": "verification",
+        "role_arn": ROLE,
+        "workteam_arn": PUBLIC,
+        "price_usd": "0.036",
+        "budget_usd": 1.0,
+    }
+
+    sagemaker.add_response("describe_labeling_job", completed_first, {"LabelingJobName": first})
+    dry = label_with_ground_truth(
+        LabelParams(**params, dry_run=True, dry_run_root=str(tmp_path / "dry"))
+    )
+    folder = Path(dry["dry_run_folder"])
+    verify = json.loads((folder / "request.json").read_text())
+    name = verify["LabelingJobName"]
+    assert name != first and verify["LabelAttributeName"] == name
+    human = verify["HumanTaskConfig"]
+    assert human["PreHumanTaskLambdaArn"] == (
+        "arn:aws:lambda:us-east-1:432418664414:function:PRE-VerificationBoundingBox"
+    )
+    assert human["AnnotationConsolidationConfig"]["AnnotationConsolidationLambdaArn"] == (
+        "arn:aws:lambda:us-east-1:432418664414:function:ACS-VerificationBoundingBox"
+    )
+    assert {"Key": "droneprep", "Value": "verification"} in verify["Tags"]
+    assert json.loads((folder / "categories.json").read_text()) == {
+        "document-version": "2018-11-28",
+        "auditLabelAttributeName": first,
+        "labels": [{"label": n} for n in ("correct", "incorrect", "vehicle", "person")],
+    }
+    chained = (folder / "manifest.jsonl").read_text()
+    assert [line["source-ref"] for line in _read_lines(folder / "manifest.jsonl")] == uris
+    assert verify["StoppingConditions"] == {"MaxHumanLabeledObjectCount": 3}  # not the failed one
+    assert "<crowd-image-classifier" in (folder / "template.liquid.html").read_text()
+    record = json.loads((folder / "job.json").read_text())
+    assert (record["boxes_attribute"], record["chained_from"]) == (first, first)
+    assert (record["verdicts"], record["rejecting_verdicts"]) == (
+        ["correct", "incorrect"],
+        ["incorrect"],
+    )
+
+    output_uri = f"s3://bucket/labeling/{name}/output/{name}/manifests/output/output.manifest"
+    store.write_text(
+        output_uri, _verification_output(chained, name, ["correct", "incorrect", "correct"])
+    )
+    sagemaker.add_response("describe_labeling_job", completed_first, {"LabelingJobName": first})
+    sagemaker.add_client_error(
+        "describe_labeling_job", "ResourceNotFound", expected_params={"LabelingJobName": name}
+    )
+    sagemaker.add_response(
+        "create_labeling_job",
+        {"LabelingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:labeling-job/{name}"},
+        expected_params=verify,
+    )
+    sagemaker.add_response("describe_labeling_job", describe_response(verify, "InProgress"))
+    sagemaker.add_response(
+        "describe_labeling_job",
+        describe_response(verify, "Completed", labeled=3, unlabeled=0, output=output_uri),
+        expected_params={"LabelingJobName": name},
+    )
+    result = label_with_ground_truth(
+        LabelParams(
+            **params,
+            wait=True,
+            poll_initial_delay_s=0.0,
+            dest=str(tmp_path / "datasets"),
+            prepare_options=SMALL_DATASET,
+        )
+    )
+    assert store.read_text(f"s3://bucket/labeling/{name}/manifest.jsonl") == chained
+    assert result["statistics"]["verdicts"] == {"correct": 2, "incorrect": 1}
+    dataset = Path(result["dataset_uri"])
+    assert sorted(p.stem for p in dataset.glob("*/labels/*.txt")) == ["a__0001", "b__0003"]
+    assert _published_boxes(dataset) == sorted(
+        _yolo_box(i) for i in (0, 2)
+    )  # the boxes the verifiers accepted, as the first job drew them
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--classes", "bicycle"], "not a verification"),
+        (["--verdicts", "good"], "two or more"),
+        (["--verdicts", "good,bad", "--reject-verdicts", "awful"], "not among the verdicts"),
+    ],
+)
+def test_bad_verification_settings_exit_2(
+    sagemaker: Stubber, capsys: Any, args: list[str], message: str
+) -> None:
+    base = ["--chain-from", "job-1", "--chain-type", "verification", "--role-arn", ROLE]
+    base += ["--workteam-arn", PRIVATE, "--budget-usd", "5"]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*base, *args])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
 
 
 def test_job_name_alone_reports_status(sagemaker: Stubber, capsys: Any) -> None:

@@ -91,6 +91,7 @@ def test_gate_failure_exits_1_and_publishes_nothing(
         (["--source", "gs://bucket/raw"], "unsupported URI scheme"),
         (["--group-by", "weekday"], "--group-by"),
         (["--annotations", "x.manifest"], "need a source"),
+        (["--verification", "reject"], "--verification"),
     ],
 )
 def test_bad_arguments_exit_2_before_any_work(

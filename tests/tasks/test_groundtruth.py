@@ -23,6 +23,7 @@ from tasks.groundtruth import (
     list_jobs,
     output_manifest_uri,
     progress,
+    statistics_metrics,
     stop_job,
     submit_job,
     wait_for_job,
@@ -389,3 +390,38 @@ def test_job_result_reads_the_output_manifest_from_s3(s3: Any) -> None:
     assert result["output_manifest_uri"] == OUTPUT
     assert result["job_arn"] == ARN
     assert result["statistics"]["boxes_per_class"] == {"car": 1}
+
+
+def test_label_statistics_of_a_verification_job() -> None:
+    """AWS's documented verification line: one verdict per image, its confidence in metadata."""
+
+    def verdict(name: str, index: str, confidence: float) -> dict[str, Any]:
+        return {
+            "source-ref": f"s3://b/{name}.jpg",
+            "boxes": {"annotations": [{"class_id": 0}], "image_size": []},
+            "boxes-metadata": {"class-map": {"0": "car"}, "objects": [{"confidence": 0.2}]},
+            "check": index,
+            "check-metadata": {
+                "class-name": name,
+                "confidence": confidence,
+                "type": "groundtruth/label-verification",
+                "job-name": "labeling-job/check",
+                "human-annotated": "yes",
+                "creation-date": "2026-11-28T05:00:00.000000",
+                "worker-feedback": [{"comment": "the car on the left has no box"}],
+            },
+        }
+
+    lines = [
+        verdict("correct", "0", 0.9),
+        verdict("incorrect", "1", 0.8),
+        verdict("correct", "0", 0.7),
+        {"source-ref": "s3://b/x.jpg", "check-metadata": {"failure-reason": "timeout"}},
+    ]
+    stats = label_statistics("".join(json.dumps(line) + "\n" for line in lines), "check")
+    assert (stats["objects"], stats["labeled_objects"], stats["failed_objects"]) == (4, 3, 1)
+    assert stats["verdicts"] == {"correct": 2, "incorrect": 1}
+    assert (stats["boxes"], stats["boxes_per_class"]) == (0, {})
+    assert stats["confidence"]["count"] == 3 and stats["confidence"]["min"] == 0.7
+    metrics = statistics_metrics(stats)
+    assert (metrics["gt_verdict_correct"], metrics["gt_verdict_incorrect"]) == (2.0, 1.0)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import html
 import json
 from decimal import Decimal
-from html.parser import HTMLParser
 
 import pandas as pd
 import pytest
@@ -15,6 +13,7 @@ from tasks.labeling_job import (
     build_request,
     categories_text,
     check_job_name,
+    check_verdicts,
     derive_job_name,
     labeled_source_refs,
     lambda_arns,
@@ -22,39 +21,12 @@ from tasks.labeling_job import (
     select_for_labeling,
     write_job_files,
 )
-from tasks.labeling_ui import template_html
 from tasks.storage import Store
 
 PUBLIC = "arn:aws:sagemaker:us-east-1:394669845002:workteam/public-crowd/default"
 PRIVATE = "arn:aws:sagemaker:eu-west-1:123456789012:workteam/private-crowd/drone-team"
 ROLE = "arn:aws:iam::123456789012:role/GroundTruthRole"
 HOSTILE = 'car "<b>big</b>" & {{ task.input }}'
-
-
-def render(template: str, image_url: str, labels: list[str]) -> str:
-    """Stand-in for Ground Truth's Liquid rendering of the two expressions the template uses."""
-    return template.replace("{{ task.input.taskObject | grant_read_access }}", image_url).replace(
-        "{{ task.input.labels | to_json | escape }}", html.escape(json.dumps(labels), quote=True)
-    )
-
-
-class _Collect(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.elements: list[tuple[str, dict[str, str | None]]] = []
-        self.items: list[str] = []
-        self._in_li = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.elements.append((tag, dict(attrs)))
-        self._in_li = tag == "li"
-
-    def handle_endtag(self, tag: str) -> None:
-        self._in_li = self._in_li and tag != "li"
-
-    def handle_data(self, data: str) -> None:
-        if self._in_li:
-            self.items.append(data)
 
 
 @pytest.mark.parametrize(
@@ -70,6 +42,10 @@ def test_lambda_arns_by_region(region: str, account: str) -> None:
     assert pre == f"arn:aws:lambda:{region}:{account}:function:PRE-BoundingBox"
     assert acs == f"arn:aws:lambda:{region}:{account}:function:ACS-BoundingBox"
     assert lambda_arns(region, "adjustment")[1].endswith(":ACS-AdjustmentBoundingBox")
+    assert lambda_arns(region, "verification") == (
+        f"arn:aws:lambda:{region}:{account}:function:PRE-VerificationBoundingBox",
+        f"arn:aws:lambda:{region}:{account}:function:ACS-VerificationBoundingBox",
+    )
 
 
 def test_unknown_region_is_a_clear_error() -> None:
@@ -128,48 +104,6 @@ def test_categories_file_format() -> None:
 def test_bad_classes(classes: list[str]) -> None:
     with pytest.raises(ValueError, match="classes"):
         categories_text(classes)
-
-
-def test_template_has_the_crowd_bounding_box_element() -> None:
-    parser = _Collect()
-    parser.feed(
-        render(
-            template_html(["vehicle", "person"], "Box them."),
-            "https://x/a.jpg",
-            ["vehicle", "person"],
-        )
-    )
-    tags = [tag for tag, _ in parser.elements]
-    assert tags[:3] == ["script", "crowd-form", "crowd-bounding-box"]
-    box = dict(parser.elements)["crowd-bounding-box"]
-    assert box["name"] == "boundingBox"
-    assert box["src"] == "https://x/a.jpg"
-    assert json.loads(box["labels"]) == ["vehicle", "person"]
-    assert {"full-instructions", "short-instructions"} <= set(tags)
-    assert parser.items == ["vehicle", "person"]
-
-
-def test_hostile_class_name_cannot_break_the_template() -> None:
-    template = template_html([HOSTILE, "person"], f"Instructions {HOSTILE}")
-    assert "{{ task.input }}" not in template  # Liquid sees no extra expression
-    assert template.count("{{") == 2
-    parser = _Collect()
-    parser.feed(render(template, "https://x/a.jpg", [HOSTILE, "person"]))
-    tags = [tag for tag, _ in parser.elements]
-    assert "b" not in tags  # the class name's markup stayed text
-    assert tags.count("crowd-bounding-box") == 1
-    box = dict(parser.elements)["crowd-bounding-box"]
-    assert json.loads(box["labels"]) == [HOSTILE, "person"]
-    assert parser.items == [HOSTILE, "person"]
-
-
-def test_adjustment_template_shows_previous_boxes() -> None:
-    template = template_html(["car"], "Adjust.", audit_label_attribute="first-job")
-    parser = _Collect()
-    parser.feed(render(template, "https://x/a.jpg", ["car"]))
-    initial = dict(parser.elements)["crowd-bounding-box"]["initial-value"]
-    assert "task.input.manifestLine.first-job.annotations" in initial
-    assert "task.input.manifestLine.first-job-metadata.class-map[class_id]" in initial
 
 
 def _settings(
@@ -274,3 +208,40 @@ def test_job_files_upload_to_s3(s3: object) -> None:
     head = s3.head_object(Bucket="bucket", Key="labeling/job-1/categories.json")
     assert head["ContentType"] == "application/json"
     assert store.read_text(uris[1]) == files["manifest.jsonl"]
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "rejecting", "message"),
+    [
+        (["correct"], ["correct"], "two or more"),
+        (["good", "good"], ["good"], "duplicates"),
+        (["good", "bad, really"], ["bad, really"], "may not contain ','"),
+        (["good", "bad"], [], "some but not all"),
+        (["good", "bad"], ["good", "bad"], "some but not all"),
+        (["good", "bad"], ["awful"], "not among the verdicts"),
+        (["car", "bad"], ["bad"], "both a verdict and a class"),
+    ],
+)
+def test_bad_verdicts(verdicts: list[str], rejecting: list[str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        check_verdicts(verdicts, rejecting, ["car", "person"])
+
+
+def test_verification_request_is_valid_for_botocore() -> None:
+    import boto3
+    from botocore.validate import validate_parameters
+
+    client = boto3.client(
+        "sagemaker", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    shape = client.meta.service_model.operation_model("CreateLabelingJob").input_shape
+    request = build_request(
+        "job-1-ver",
+        "job-1-ver",
+        "s3://b/p",
+        _settings(),
+        max_labeled_objects=1,
+        task_type="verification",
+    )
+    validate_parameters(request, shape)
+    assert {"Key": "droneprep", "Value": "verification"} in request["Tags"]

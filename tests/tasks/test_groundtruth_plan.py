@@ -13,7 +13,13 @@ import pytest
 from tasks.discover import discover_images
 from tasks.groundtruth import label_statistics, statistics_metrics
 from tasks.labeling_job import JobSettings
-from tasks.labeling_plan import check_settings, default_job_prefix, plan_new_job, skipped_refs
+from tasks.labeling_plan import (
+    chainable_lines,
+    check_settings,
+    default_job_prefix,
+    plan_new_job,
+    skipped_refs,
+)
 from tasks.labeling_results import upload_plan
 from tasks.storage import Store
 
@@ -157,3 +163,18 @@ def test_submit_plan_uploads_only_when_it_creates_the_job(
         assert submit_plan(client, plan, store).created is True
         stubber.assert_no_pending_responses()
     assert store.read_text(manifest_uri) == plan.files["manifest.jsonl"]
+
+
+def test_chained_jobs_leave_out_images_without_boxes() -> None:
+    """Failed or unlabeled images have nothing to adjust or verify (and would be charged)."""
+    failed = {"failure-reason": "ClientError: the task timed out"}
+    lines = [
+        {"source-ref": "s3://b/a.jpg", "j": {"annotations": []}, "j-metadata": {}},
+        {"source-ref": "s3://b/b.jpg", "j": {"annotations": [{"class_id": 0}]}},
+        {"source-ref": "s3://b/c.jpg", "j-metadata": failed},
+        {"source-ref": "s3://b/d.jpg", "j": {"annotations": []}, "j-metadata": failed},
+        {"source-ref": "s3://b/e.jpg", "other": {"annotations": []}},
+    ]
+    kept, skipped = chainable_lines("\n".join(json.dumps(line) for line in lines) + "\n\n", "j")
+    assert [json.loads(line)["source-ref"] for line in kept] == ["s3://b/a.jpg", "s3://b/b.jpg"]
+    assert skipped == 3
