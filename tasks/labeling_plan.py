@@ -243,12 +243,12 @@ def plan_chained_job(
             classes, list(chain.verdicts), VERIFY_INSTRUCTIONS, audit
         )
         categories = categories_text([*chain.verdicts, *classes], audit_label_attribute=audit)
-        suffix, boxes_attribute = "ver", audit
+        suffix = "ver"
     elif chain.kind == "adjustment":
         classes = check_classes(classes + [c for c in chain.extra_classes if c not in classes])
         template = template_html(classes, ADJUST_INSTRUCTIONS, audit)
         categories = categories_text(classes, audit_label_attribute=audit)
-        suffix, boxes_attribute = "adj", None
+        suffix = "adj"
     else:
         raise ValueError(f"chain type must be adjustment or verification, got {chain.kind!r}")
     lines, skipped = chainable_lines(previous_manifest, audit)
@@ -287,11 +287,11 @@ def plan_chained_job(
         max_labeled_objects=decision.max_labeled_objects,
         task_type=chain.kind,
     )
-    new_record = {
-        **record,
+    new_record = {  # verdicts of a previous verification job are not inherited
+        "source_uri": record["source_uri"],
         "classes": classes,
         "label_attribute": name,
-        "boxes_attribute": boxes_attribute or name,
+        "boxes_attribute": audit if chain.kind == "verification" else name,
         "chained_from": previous["LabelingJobName"],
     }
     if chain.kind == "verification":

@@ -14,9 +14,11 @@ from tasks.discover import discover_images
 from tasks.groundtruth import label_statistics, statistics_metrics
 from tasks.labeling_job import JobSettings
 from tasks.labeling_plan import (
+    Chain,
     chainable_lines,
     check_settings,
     default_job_prefix,
+    plan_chained_job,
     plan_new_job,
     skipped_refs,
 )
@@ -178,3 +180,58 @@ def test_chained_jobs_leave_out_images_without_boxes() -> None:
     kept, skipped = chainable_lines("\n".join(json.dumps(line) for line in lines) + "\n\n", "j")
     assert [json.loads(line)["source-ref"] for line in kept] == ["s3://b/a.jpg", "s3://b/b.jpg"]
     assert skipped == 3
+
+
+def _finished(name: str) -> dict[str, Any]:
+    arn = f"arn:aws:sagemaker:us-east-1:123456789012:labeling-job/{name}"
+    return {"LabelingJobName": name, "LabelingJobArn": arn, "LabelAttributeName": name}
+
+
+def test_chains_of_chains_audit_the_right_boxes() -> None:
+    """label -> verify -> adjust -> verify: each follow-up shows the newest boxes."""
+    manifest = json.dumps(
+        {"source-ref": "s3://b/a.jpg", "boxes": {"annotations": []}, "verify": "0"}
+    )
+    plan = {
+        "settings": JobSettings(ROLE, PRIVATE, "us-east-1"),
+        "budget_usd": 5,
+        "job_prefix_uri": "s3://b/labeling",
+    }
+    first = {"source_uri": "s3://b/raw/", "classes": ["car"], "boxes_attribute": "boxes"}
+    verify = plan_chained_job(
+        _finished("boxes"),
+        previous_manifest=manifest,
+        record=first,
+        chain=Chain("verification"),
+        **plan,
+    )
+    record = json.loads(verify.files["job.json"])
+    assert record["boxes_attribute"] == "boxes" and record["rejecting_verdicts"] == ["incorrect"]
+    assert json.loads(verify.files["categories.json"])["auditLabelAttributeName"] == "boxes"
+
+    adjust = plan_chained_job(
+        _finished(verify.job_name),
+        previous_manifest=manifest,
+        record=record,
+        chain=Chain("adjustment", extra_classes=("bus",)),
+        **plan,
+    )
+    adjusted = json.loads(adjust.files["job.json"])
+    assert json.loads(adjust.files["categories.json"])["auditLabelAttributeName"] == "boxes"
+    assert adjusted["boxes_attribute"] == adjust.job_name  # its own boxes are the newest
+    assert "rejecting_verdicts" not in adjusted  # the old verdicts judged the old boxes
+    assert adjusted["classes"] == ["car", "bus"]
+
+    again = plan_chained_job(
+        _finished(adjust.job_name),
+        previous_manifest=manifest.replace('"boxes"', f'"{adjust.job_name}"'),
+        record=adjusted,
+        chain=Chain("verification", verdicts=("good", "bad"), rejecting=("bad",)),
+        **plan,
+    )
+    assert json.loads(again.files["categories.json"]) == {
+        "document-version": "2018-11-28",
+        "auditLabelAttributeName": adjust.job_name,
+        "labels": [{"label": n} for n in ("good", "bad", "car", "bus")],
+    }
+    assert again.request["StoppingConditions"] == {"MaxHumanLabeledObjectCount": 1}
