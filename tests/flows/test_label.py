@@ -245,6 +245,27 @@ def _published_boxes(dataset: Path) -> list[tuple[str, float, float, float, floa
     )
 
 
+def _stub_create(sagemaker: Stubber, request: dict[str, Any]) -> None:
+    """No job of that name yet, then CreateLabelingJob with exactly ``request``."""
+    name = request["LabelingJobName"]
+    sagemaker.add_client_error(
+        "describe_labeling_job", "ResourceNotFound", expected_params={"LabelingJobName": name}
+    )
+    sagemaker.add_response(
+        "create_labeling_job",
+        {"LabelingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:labeling-job/{name}"},
+        expected_params=request,
+    )
+
+
+def _stub_completed(sagemaker: Stubber, request: dict[str, Any], output_uri: str) -> None:
+    sagemaker.add_response(
+        "describe_labeling_job",
+        describe_response(request, "Completed", labeled=3, unlabeled=0, output=output_uri),
+        expected_params={"LabelingJobName": request["LabelingJobName"]},
+    )
+
+
 def _submit_and_complete(
     s3: Any, sagemaker: Stubber, image_bytes: Callable[..., bytes], tmp_path: Path, **extra: Any
 ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
@@ -269,25 +290,14 @@ def _submit_and_complete(
         Key=output_uri.removeprefix("s3://bucket/"),
         Body=_output_manifest(uris, name).encode(),
     )
-    sagemaker.add_client_error(
-        "describe_labeling_job", "ResourceNotFound", expected_params={"LabelingJobName": name}
-    )
-    sagemaker.add_response(
-        "create_labeling_job",
-        {"LabelingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:labeling-job/{name}"},
-        expected_params=request,
-    )
+    _stub_create(sagemaker, request)
     for status, labeled in (("Initializing", 0), ("InProgress", 2)):
         sagemaker.add_response(
             "describe_labeling_job",
             describe_response(request, status, labeled=labeled, unlabeled=3 - labeled),
         )
     sagemaker.add_client_error("describe_labeling_job", "ThrottlingException")
-    sagemaker.add_response(
-        "describe_labeling_job",
-        describe_response(request, "Completed", labeled=3, unlabeled=0, output=output_uri),
-        expected_params={"LabelingJobName": name},
-    )
+    _stub_completed(sagemaker, request, output_uri)
     summary = label_with_ground_truth(
         LabelParams(**params, wait=True, poll_initial_delay_s=0.0, **extra)
     )
@@ -533,20 +543,9 @@ def test_verification_job_submit_poll_complete_publish(
         output_uri, _verification_output(chained, name, ["correct", "incorrect", "correct"])
     )
     sagemaker.add_response("describe_labeling_job", completed_first, {"LabelingJobName": first})
-    sagemaker.add_client_error(
-        "describe_labeling_job", "ResourceNotFound", expected_params={"LabelingJobName": name}
-    )
-    sagemaker.add_response(
-        "create_labeling_job",
-        {"LabelingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:labeling-job/{name}"},
-        expected_params=verify,
-    )
+    _stub_create(sagemaker, verify)
     sagemaker.add_response("describe_labeling_job", describe_response(verify, "InProgress"))
-    sagemaker.add_response(
-        "describe_labeling_job",
-        describe_response(verify, "Completed", labeled=3, unlabeled=0, output=output_uri),
-        expected_params={"LabelingJobName": name},
-    )
+    _stub_completed(sagemaker, verify, output_uri)
     result = label_with_ground_truth(
         LabelParams(
             **params,
