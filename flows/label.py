@@ -138,6 +138,8 @@ class LabelParams(BaseModel):
             raise ValueError("give --source or --chain-from, not both")
         if self.source:
             check_classes(self.classes)
+            if self.chain_type != "adjustment":
+                raise ValueError("--chain-type applies to --chain-from, not to --source")
         elif self.chain_type == "verification":
             if self.classes:
                 raise ValueError("--classes adds classes to an adjustment job, not a verification")

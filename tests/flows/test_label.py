@@ -570,6 +570,7 @@ def test_verification_job_submit_poll_complete_publish(
         (["--classes", "bicycle"], "not a verification"),
         (["--verdicts", "good"], "two or more"),
         (["--verdicts", "good,bad", "--reject-verdicts", "awful"], "not among the verdicts"),
+        (["--source", "s3://bucket/raw/", "--classes", "car"], "not both"),
     ],
 )
 def test_bad_verification_settings_exit_2(
@@ -706,3 +707,17 @@ def test_dry_run_over_the_demo_data(
     assert parser_items == list(demo.classes)
     request = json.loads((folder / "request.json").read_text())
     assert request["StoppingConditions"] == {"MaxHumanLabeledObjectCount": len(keys)}
+
+
+def test_chain_type_needs_chain_from() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="--chain-type applies to --chain-from"):
+        LabelParams(
+            source="s3://bucket/raw/",
+            classes=["car"],
+            chain_type="verification",
+            role_arn=ROLE,
+            workteam_arn=PRIVATE,
+            budget_usd=5.0,
+        )
