@@ -246,6 +246,31 @@ def _param_text(value: Any) -> str:
 
 
 @contextmanager
+def _first_use_lock(uri: str) -> Iterator[None]:
+    """Serialize, across processes, the first use of a local sqlite store.
+
+    MLflow creates the schema (an alembic migration) the first time a process opens an
+    empty database, and creates the experiment when it is missing; two runs starting
+    together in one folder would both do it and one fails. An exclusive ``flock`` on
+    ``<db>.lock`` makes the second wait until the first has finished. Remote stores need
+    no lock: their server does this once.
+    """
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+
+    lock_path = Path(uri[len("sqlite:///") :] + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
 def start_run(
     target: TrackingTarget,
     *,
@@ -269,14 +294,15 @@ def start_run(
     if dataset_name:
         run_tags[TAG_DATASET] = dataset_name
     with _global_tracking_uri(target.uri):
-        found = mlflow.get_experiment_by_name(experiment)
-        experiment_id = (
-            found.experiment_id
-            if found is not None
-            else mlflow.create_experiment(
-                experiment, artifact_location=local_artifact_location(target.uri)
+        with _first_use_lock(target.uri):
+            found = mlflow.get_experiment_by_name(experiment)
+            experiment_id = (
+                found.experiment_id
+                if found is not None
+                else mlflow.create_experiment(
+                    experiment, artifact_location=local_artifact_location(target.uri)
+                )
             )
-        )
         with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=run_tags) as run:
             yield run.info.run_id
 
