@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import functools
 import logging
 import os
@@ -27,6 +28,15 @@ _QUIET_ENV = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
 }
+
+
+def flow_parser(job: str, doc: str | None) -> argparse.ArgumentParser:
+    """The parser of ``python -m flows.<job>``: the module docstring is its help text."""
+    return argparse.ArgumentParser(
+        prog=f"python -m flows.{job}",
+        description=doc,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def quiet_environment() -> None:

@@ -12,7 +12,6 @@ An incomplete prefix costs one GET answered 404.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -23,6 +22,7 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NONE
 
+from flows.cli import flow_parser
 from tasks.layout import DATASET_INFO
 from tasks.storage import Store, basename, join, normalize_uri
 
@@ -187,11 +187,7 @@ def _table(summaries: list[dict[str, Any]]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m flows.discover",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = flow_parser("discover", __doc__)
     parser.add_argument("--root", default="./datasets", help="where datasets are published")
     parser.add_argument("--all", action="store_true", help="also list incomplete prefixes")
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")

@@ -13,7 +13,7 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
-from flows.cli import EXIT_CONFIG, EXIT_OK, quiet_environment
+from flows.cli import EXIT_CONFIG, EXIT_OK, flow_parser, quiet_environment
 from flows.profiling import DEFAULT_BATCH_SIZE, profile_and_flag
 from tasks import tracking
 from tasks.annotations import AnnotationSet, read_annotations_task, resolve_boxes_task
@@ -110,7 +110,7 @@ def explore(
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m flows.explore", description=__doc__)
+    parser = flow_parser("explore", __doc__)
     parser.add_argument("--source", required=True, help="image root: path, file:// or s3://")
     parser.add_argument(
         "--annotations",

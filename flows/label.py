@@ -26,7 +26,14 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 from pydantic import BaseModel, Field, model_validator
 
-from flows.cli import EXIT_CONFIG, EXIT_INVALID, params_or_exit, quiet_environment, split_list
+from flows.cli import (
+    EXIT_CONFIG,
+    EXIT_INVALID,
+    flow_parser,
+    params_or_exit,
+    quiet_environment,
+    split_list,
+)
 from flows.profiling import profile_and_flag
 from tasks import groundtruth
 from tasks.discover import discover_task
@@ -319,11 +326,7 @@ def poll_labeling_jobs(
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m flows.label",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = flow_parser("label", __doc__)
     add = parser.add_argument
     add("--source", help="image root of a new job: s3:// or a local folder")
     add("--classes", type=split_list, help="class names, comma-separated")

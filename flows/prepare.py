@@ -9,7 +9,6 @@ arguments or configuration (nothing read or written). The last line printed on s
 the dataset's URI.
 """
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.states import Failed, State
 
 from expectations.gate import gate_task
-from flows.cli import expected_failures, params_or_exit, run_and_report, split_list
+from flows.cli import expected_failures, flow_parser, params_or_exit, run_and_report, split_list
 from flows.params import PrepareParams, default_dataset_name
 from flows.profiling import profile_and_flag
 from tasks import tracking
@@ -164,11 +163,7 @@ def prepare(params: PrepareParams | None = None) -> dict[str, Any] | State:
 
 
 def parse_args(argv: list[str] | None) -> PrepareParams:
-    parser = argparse.ArgumentParser(
-        prog="python -m flows.prepare",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = flow_parser("prepare", __doc__)
     add = parser.add_argument
     add("--source", help="image root: local path, file:// or s3:// (default: the demo)")
     add("--annotations", action="append", default=None, help="annotation file or prefix (repeat)")

@@ -23,6 +23,7 @@ from prefect import flow, task
 from prefect.cache_policies import NONE
 from prefect.states import Failed
 
+from flows.cli import flow_parser
 from tasks.storage import Store
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -111,11 +112,7 @@ def validate_dataset(
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m flows.validate",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = flow_parser("validate", __doc__)
     parser.add_argument("dataset_uri", help="local path, file:// or s3:// URI of a dataset")
     parser.add_argument("--min-train", type=int, default=100)
     parser.add_argument("--min-val", type=int, default=50)
