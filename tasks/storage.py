@@ -132,6 +132,22 @@ def _named_errors(pages: Any, uri: str) -> Iterator[dict[str, Any]]:
         raise
 
 
+def _complete_temp_file(path: Path, data: bytes) -> Path:
+    """``data`` in a hidden temporary file beside ``path``, fully written (or removed).
+
+    Renamed or linked into place by the caller, so no reader sees a file half written.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(tmp)
+
+
 @dataclass
 class Store:
     """Reads and writes URIs; S3 settings are plain values so the Store pickles.
@@ -337,14 +353,11 @@ class Store:
             self.s3.put_object(Bucket=bucket, Key=key, Body=data, **extra, **self._write_args())
             return
         path = Path(uri)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        tmp = _complete_temp_file(path, data)
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            Path(tmp).replace(path)
+            tmp.replace(path)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
 
     def create_exclusive(self, uri: str, data: bytes) -> bool:
@@ -357,16 +370,13 @@ class Store:
         uri = normalize_uri(uri)
         if not is_s3(uri):
             path = Path(uri)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            tmp = _complete_temp_file(path, data)
             try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
                 os.link(tmp, path)
             except FileExistsError:
                 return False
             finally:
-                Path(tmp).unlink(missing_ok=True)
+                tmp.unlink(missing_ok=True)
             return True
         from botocore.exceptions import ClientError
 
