@@ -121,19 +121,51 @@ def _source_refs(images: pd.DataFrame, folder_uri: str) -> tuple[list[str], list
     return refs, staged
 
 
-def _budget(
-    objects: int, settings: JobSettings, budget_usd: Decimal, strict: bool, fee_usd: Decimal
-) -> tuple[CostEstimate, BudgetDecision, str]:
+def _assemble(
+    name: str,
+    *,
+    objects: int,
+    files: tuple[str, str, str],
+    record: dict[str, Any],
+    settings: JobSettings,
+    job_prefix_uri: str,
+    budget_usd: Decimal | str | float,
+    strict_budget: bool,
+    per_object_fee_usd: Decimal | str | float,
+    task_type: str = "label",
+    staged: list[tuple[str, str]] | None = None,
+) -> LabelingPlan:
+    """Estimate and cap the cost, build the request, and gather the job's files.
+
+    ``files`` is ``(manifest, categories, template)``; ``objects`` the manifest's lines.
+    """
     estimate = estimate_cost(
         objects,
         settings.workers_per_object,
         settings.workteam_arn,
         settings.task_price_usd,
-        fee_usd,
+        per_object_fee_usd,
     )
-    decision = apply_budget(estimate, budget_usd, strict)
+    decision = apply_budget(estimate, budget_usd, strict_budget)
     log.info(decision.message)
-    return estimate, decision, cost_table(estimate, budget_usd, decision)
+    request = build_request(
+        name,
+        name,
+        job_prefix_uri,
+        settings,
+        max_labeled_objects=decision.max_labeled_objects,
+        task_type=task_type,
+    )
+    return LabelingPlan(
+        name,
+        join(job_prefix_uri, name),
+        job_files(*files, request, record),
+        request,
+        estimate,
+        decision,
+        cost_table(estimate, budget_usd, decision),
+        staged or [],
+    )
 
 
 def plan_new_job(
@@ -161,18 +193,7 @@ def plan_new_job(
             "droneprep", sorted(images["uri"]), classes, settings, str(budget_usd), template
         )
     )
-    folder = join(job_prefix_uri, name)
-    refs, staged = _source_refs(images, folder)
-    estimate, decision, table = _budget(
-        len(refs),
-        settings,
-        Decimal(str(budget_usd)),
-        strict_budget,
-        Decimal(str(per_object_fee_usd)),
-    )
-    request = build_request(
-        name, name, job_prefix_uri, settings, max_labeled_objects=decision.max_labeled_objects
-    )
+    refs, staged = _source_refs(images, join(job_prefix_uri, name))
     record = {
         "source_uri": source_uri,
         "classes": classes,
@@ -180,8 +201,18 @@ def plan_new_job(
         "boxes_attribute": name,
         "chained_from": None,
     }
-    files = job_files(manifest_text(refs), categories_text(classes), template, request, record)
-    return LabelingPlan(name, folder, files, request, estimate, decision, table, staged)
+    return _assemble(
+        name,
+        objects=len(refs),
+        files=(manifest_text(refs), categories_text(classes), template),
+        record=record,
+        settings=settings,
+        job_prefix_uri=job_prefix_uri,
+        budget_usd=budget_usd,
+        strict_budget=strict_budget,
+        per_object_fee_usd=per_object_fee_usd,
+        staged=staged,
+    )
 
 
 def chainable_lines(manifest: str, audit_label_attribute: str) -> tuple[list[str], int]:
@@ -272,21 +303,6 @@ def plan_chained_job(
             template,
         )
     )
-    estimate, decision, table = _budget(
-        len(lines),
-        settings,
-        Decimal(str(budget_usd)),
-        strict_budget,
-        Decimal(str(per_object_fee_usd)),
-    )
-    request = build_request(
-        name,
-        name,
-        job_prefix_uri,
-        settings,
-        max_labeled_objects=decision.max_labeled_objects,
-        task_type=chain.kind,
-    )
     new_record = {  # verdicts of a previous verification job are not inherited
         "source_uri": record["source_uri"],
         "classes": classes,
@@ -296,6 +312,15 @@ def plan_chained_job(
     }
     if chain.kind == "verification":
         new_record.update(verdicts=list(chain.verdicts), rejecting_verdicts=list(chain.rejecting))
-    files = job_files("\n".join(lines) + "\n", categories, template, request, new_record)
-    folder = join(job_prefix_uri, name)
-    return LabelingPlan(name, folder, files, request, estimate, decision, table, [])
+    return _assemble(
+        name,
+        objects=len(lines),
+        files=("\n".join(lines) + "\n", categories, template),
+        record=new_record,
+        settings=settings,
+        job_prefix_uri=job_prefix_uri,
+        budget_usd=budget_usd,
+        strict_budget=strict_budget,
+        per_object_fee_usd=per_object_fee_usd,
+        task_type=chain.kind,
+    )
