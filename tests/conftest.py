@@ -6,10 +6,12 @@ import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import numpy as np
 import pytest
+from botocore.stub import Stubber
 from PIL import Image
 
 # DRONEPREP_REALDATA points at the sets from a checkout elsewhere (e.g. a git worktree)
@@ -58,6 +60,16 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+
+
+@pytest.fixture
+def sagemaker_stubber(aws_env: None) -> Iterator[tuple[Any, Stubber]]:
+    """A SageMaker client under botocore's Stubber (moto has no labeling jobs); every
+    stubbed call must be made."""
+    client = boto3.client("sagemaker", region_name="us-east-1")
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
 
 
 @pytest.fixture

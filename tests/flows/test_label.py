@@ -20,7 +20,11 @@ from tasks import groundtruth
 from tasks.labeling_results import jobs_to_convert
 from tasks.layout import names_list, parse_label_line, read_data_yaml
 from tasks.storage import Store
-from tests.tasks.test_groundtruth import PRE_ARN, describe_response
+from tests.tasks.test_groundtruth import (
+    describe_response,
+    make_request,
+    summary_response,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
 
@@ -365,28 +369,15 @@ def test_publish_after_completion_equals_the_stubbed_boxes(
 
 
 def test_jobs_to_convert_picks_finished_droneprep_jobs(s3: Any, aws_env: None) -> None:
-    from datetime import UTC, datetime
-
-    from tests.tasks.test_groundtruth import make_request
 
     client = boto3.client("sagemaker", region_name="us-east-1")
     store = Store().use_client(s3)
-    now = datetime(2026, 11, 28, tzinfo=UTC)
     done, converted, foreign = (make_request(n) for n in ("job-1", "job-2", "job-3"))
     foreign["Tags"] = []
     s3.put_object(Bucket="bucket", Key="labeling/job-2/converted.json", Body=b"{}")
 
     def summary(name: str) -> dict[str, Any]:
-        return {
-            "LabelingJobName": name,
-            "LabelingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:labeling-job/{name}",
-            "CreationTime": now,
-            "LastModifiedTime": now,
-            "LabelingJobStatus": "Completed",
-            "LabelCounters": {},
-            "WorkteamArn": PUBLIC,
-            "PreHumanTaskLambdaArn": PRE_ARN,
-        }
+        return summary_response(describe_response(make_request(name), "Completed"))
 
     with Stubber(client) as stubber:
         stubber.add_response(
@@ -585,7 +576,6 @@ def test_bad_verification_settings_exit_2(
 
 
 def test_job_name_alone_reports_status(sagemaker: Stubber, capsys: Any) -> None:
-    from tests.tasks.test_groundtruth import make_request
 
     request = make_request("job-7")
     sagemaker.add_response(
@@ -600,7 +590,6 @@ def test_job_name_alone_reports_status(sagemaker: Stubber, capsys: Any) -> None:
 
 
 def test_stop_then_report_status(sagemaker: Stubber, capsys: Any) -> None:
-    from tests.tasks.test_groundtruth import make_request
 
     sagemaker.add_response("stop_labeling_job", {}, {"LabelingJobName": "job-9"})
     stopping = describe_response(make_request("job-9"), "Stopping", labeled=2, unlabeled=2)
@@ -610,7 +599,6 @@ def test_stop_then_report_status(sagemaker: Stubber, capsys: Any) -> None:
 
 
 def test_job_name_wait_on_a_failed_job_exits_1(sagemaker: Stubber, capsys: Any) -> None:
-    from tests.tasks.test_groundtruth import make_request
 
     failed = describe_response(make_request("job-8"), "Failed", failure="AccessDenied on s3://x")
     sagemaker.add_response("describe_labeling_job", failed, {"LabelingJobName": "job-8"})
@@ -626,10 +614,6 @@ def test_poll_flow_converts_finished_jobs_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The scheduled poll-labeling-jobs flow; runs once flows.prepare imports."""
-    pytest.importorskip(
-        "flows.prepare",
-        reason="flows.prepare cannot be imported yet: its stage modules are not merged",
-    )
     from flows.label import poll_labeling_jobs
 
     summary, request, _ = _submit_and_complete(s3, sagemaker, image_bytes, tmp_path)
@@ -638,18 +622,7 @@ def test_poll_flow_converts_finished_jobs_once(
         request, "Completed", labeled=3, unlabeled=0, output=summary["output_manifest_uri"]
     )
     listing = {"SortBy": "CreationTime", "SortOrder": "Descending"}
-    job = {
-        key: completed[key]
-        for key in (
-            "LabelingJobName",
-            "LabelingJobArn",
-            "CreationTime",
-            "LastModifiedTime",
-            "LabelingJobStatus",
-            "LabelCounters",
-        )
-    }
-    job |= {"WorkteamArn": PUBLIC, "PreHumanTaskLambdaArn": PRE_ARN}
+    job = summary_response(completed)
 
     def poll_calls(then_follow: bool) -> None:
         sagemaker.add_response(

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import Stubber
 
@@ -42,18 +40,10 @@ class SimulatedClock:
         return self.now_s
 
 
-@pytest.fixture
-def sagemaker(aws_env: None) -> Iterator[tuple[Any, Stubber]]:
-    client = boto3.client("sagemaker", region_name="us-east-1")
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
-
-
 def test_polling_survives_throttling_and_5xx_for_a_whole_long_job(
-    sagemaker: tuple[Any, Stubber], capsys: pytest.CaptureFixture[str]
+    sagemaker_stubber: tuple[Any, Stubber], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    client, stubber = sagemaker
+    client, stubber = sagemaker_stubber
     request = make_request()
     # ten hours of polls at most every MAX_DELAY_S (at least half of it, with jitter)
     polls = int(JOB_HOURS * 3600 / (MAX_DELAY_S * 0.75))

@@ -77,7 +77,7 @@ def _accesses(calls: list[Call]) -> list[Access]:
 
 
 def _stub_ground_truth_job(stubber: Stubber, request: dict[str, Any], output_uri: str) -> None:
-    from tests.tasks.test_groundtruth import PRE_ARN, describe_response
+    from tests.tasks.test_groundtruth import describe_response, summary_response
 
     name = request["LabelingJobName"]
     stubber.add_client_error("describe_labeling_job", "ResourceNotFound")
@@ -90,19 +90,7 @@ def _stub_ground_truth_job(stubber: Stubber, request: dict[str, Any], output_uri
     stubber.add_response("describe_labeling_job", done, {"LabelingJobName": name})
     stubber.add_response("stop_labeling_job", {}, {"LabelingJobName": name})
     stubber.add_response("describe_labeling_job", done, {"LabelingJobName": name})
-    summary = {
-        key: done[key]
-        for key in (
-            "LabelingJobName",
-            "LabelingJobArn",
-            "CreationTime",
-            "LastModifiedTime",
-            "LabelingJobStatus",
-            "LabelCounters",
-        )
-    }
-    summary |= {"WorkteamArn": PUBLIC_TEAM, "PreHumanTaskLambdaArn": PRE_ARN}
-    stubber.add_response("list_labeling_jobs", {"LabelingJobSummaryList": [summary]})
+    stubber.add_response("list_labeling_jobs", {"LabelingJobSummaryList": [summary_response(done)]})
     stubber.add_response("describe_labeling_job", done, {"LabelingJobName": name})
     stubber.add_response("list_labeling_jobs", {"LabelingJobSummaryList": []})
 

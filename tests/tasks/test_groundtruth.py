@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import Stubber
 
@@ -34,7 +32,6 @@ from tasks.labeling_results import job_result
 ROLE = "arn:aws:iam::123456789012:role/GroundTruthRole"
 TEAM = "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/drone-team"
 ARN = "arn:aws:sagemaker:us-east-1:123456789012:labeling-job/job-1"
-PRE_ARN = "arn:aws:lambda:us-east-1:432418664414:function:PRE-BoundingBox"
 OUTPUT = "s3://bucket/labeling/job-1/output/job-1/manifests/output/output.manifest"
 
 
@@ -86,12 +83,22 @@ def describe_response(
     return response
 
 
-@pytest.fixture
-def sagemaker(aws_env: None) -> Iterator[tuple[Any, Stubber]]:
-    client = boto3.client("sagemaker", region_name="us-east-1")
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
+def summary_response(description: dict[str, Any]) -> dict[str, Any]:
+    """The job's entry in a ListLabelingJobs answer, from its DescribeLabelingJob answer."""
+    keys = (
+        "LabelingJobName",
+        "LabelingJobArn",
+        "CreationTime",
+        "LastModifiedTime",
+        "LabelingJobStatus",
+        "LabelCounters",
+    )
+    human = description["HumanTaskConfig"]
+    return {
+        **{key: description[key] for key in keys},
+        "WorkteamArn": human["WorkteamArn"],
+        "PreHumanTaskLambdaArn": human["PreHumanTaskLambdaArn"],
+    }
 
 
 class UpperJitter(random.Random):
@@ -106,8 +113,8 @@ class Sleeps(list):
         self.append(seconds)
 
 
-def test_submit_creates_a_new_job(sagemaker: tuple[Any, Stubber]) -> None:
-    client, stubber = sagemaker
+def test_submit_creates_a_new_job(sagemaker_stubber: tuple[Any, Stubber]) -> None:
+    client, stubber = sagemaker_stubber
     request = make_request()
     stubber.add_client_error(
         "describe_labeling_job", "ResourceNotFound", expected_params={"LabelingJobName": "job-1"}
@@ -117,8 +124,8 @@ def test_submit_creates_a_new_job(sagemaker: tuple[Any, Stubber]) -> None:
     assert (submitted.job_arn, submitted.created) == (ARN, True)
 
 
-def test_resubmitting_finds_the_existing_job(sagemaker: tuple[Any, Stubber]) -> None:
-    client, stubber = sagemaker
+def test_resubmitting_finds_the_existing_job(sagemaker_stubber: tuple[Any, Stubber]) -> None:
+    client, stubber = sagemaker_stubber
     request = make_request()
     stubber.add_response(
         "describe_labeling_job",
@@ -129,8 +136,8 @@ def test_resubmitting_finds_the_existing_job(sagemaker: tuple[Any, Stubber]) -> 
     assert (submitted.job_arn, submitted.created) == (ARN, False)
 
 
-def test_create_race_resource_in_use_finds_the_job(sagemaker: tuple[Any, Stubber]) -> None:
-    client, stubber = sagemaker
+def test_create_race_resource_in_use_finds_the_job(sagemaker_stubber: tuple[Any, Stubber]) -> None:
+    client, stubber = sagemaker_stubber
     request = make_request()
     stubber.add_client_error("describe_labeling_job", "ResourceNotFound")
     stubber.add_client_error("create_labeling_job", "ResourceInUse", expected_params=request)
@@ -138,8 +145,8 @@ def test_create_race_resource_in_use_finds_the_job(sagemaker: tuple[Any, Stubber
     assert submit_job(client, request).created is False
 
 
-def test_name_taken_by_a_different_job(sagemaker: tuple[Any, Stubber]) -> None:
-    client, stubber = sagemaker
+def test_name_taken_by_a_different_job(sagemaker_stubber: tuple[Any, Stubber]) -> None:
+    client, stubber = sagemaker_stubber
     stubber.add_response(
         "describe_labeling_job",
         describe_response(make_request(manifest_prefix="s3://other/x"), "Completed"),
@@ -148,18 +155,18 @@ def test_name_taken_by_a_different_job(sagemaker: tuple[Any, Stubber]) -> None:
         submit_job(client, make_request())
 
 
-def test_create_error_other_than_in_use_propagates(sagemaker: tuple[Any, Stubber]) -> None:
+def test_create_error_other_than_in_use_propagates(sagemaker_stubber: tuple[Any, Stubber]) -> None:
     from botocore.exceptions import ClientError
 
-    client, stubber = sagemaker
+    client, stubber = sagemaker_stubber
     stubber.add_client_error("describe_labeling_job", "ResourceNotFound")
     stubber.add_client_error("create_labeling_job", "ResourceLimitExceeded")
     with pytest.raises(ClientError, match="ResourceLimitExceeded"):
         submit_job(client, make_request())
 
 
-def test_wait_initializing_in_progress_completed(sagemaker: tuple[Any, Stubber]) -> None:
-    client, stubber = sagemaker
+def test_wait_initializing_in_progress_completed(sagemaker_stubber: tuple[Any, Stubber]) -> None:
+    client, stubber = sagemaker_stubber
     request = make_request()
     for response in (
         describe_response(request, "Initializing"),
@@ -185,8 +192,8 @@ def test_wait_initializing_in_progress_completed(sagemaker: tuple[Any, Stubber])
     assert 5 <= sleeps[0] <= 10 and 10 <= sleeps[1] <= 20 and 12.5 <= sleeps[2] <= 25  # capped
 
 
-def test_wait_failed_raises_with_the_reason(sagemaker: tuple[Any, Stubber]) -> None:
-    client, stubber = sagemaker
+def test_wait_failed_raises_with_the_reason(sagemaker_stubber: tuple[Any, Stubber]) -> None:
+    client, stubber = sagemaker_stubber
     request = make_request()
     stubber.add_response("describe_labeling_job", describe_response(request, "InProgress"))
     stubber.add_response(
@@ -197,8 +204,8 @@ def test_wait_failed_raises_with_the_reason(sagemaker: tuple[Any, Stubber]) -> N
         wait_for_job(client, "job-1", sleep=Sleeps())
 
 
-def test_wait_stopped_returns_the_partial_output(sagemaker: tuple[Any, Stubber]) -> None:
-    client, stubber = sagemaker
+def test_wait_stopped_returns_the_partial_output(sagemaker_stubber: tuple[Any, Stubber]) -> None:
+    client, stubber = sagemaker_stubber
     request = make_request()
     stubber.add_response("describe_labeling_job", describe_response(request, "Stopping", labeled=2))
     stubber.add_response(
@@ -210,8 +217,10 @@ def test_wait_stopped_returns_the_partial_output(sagemaker: tuple[Any, Stubber])
     assert output_manifest_uri(final) == OUTPUT
 
 
-def test_wait_retries_throttling_and_transient_errors(sagemaker: tuple[Any, Stubber]) -> None:
-    client, stubber = sagemaker
+def test_wait_retries_throttling_and_transient_errors(
+    sagemaker_stubber: tuple[Any, Stubber],
+) -> None:
+    client, stubber = sagemaker_stubber
     request = make_request()
     stubber.add_client_error("describe_labeling_job", "ThrottlingException", http_status_code=400)
     stubber.add_client_error("describe_labeling_job", "InternalFailure", http_status_code=500)
@@ -224,17 +233,17 @@ def test_wait_retries_throttling_and_transient_errors(sagemaker: tuple[Any, Stub
     assert len(sleeps) == 2
 
 
-def test_wait_other_errors_are_not_retried(sagemaker: tuple[Any, Stubber]) -> None:
+def test_wait_other_errors_are_not_retried(sagemaker_stubber: tuple[Any, Stubber]) -> None:
     from botocore.exceptions import ClientError
 
-    client, stubber = sagemaker
+    client, stubber = sagemaker_stubber
     stubber.add_client_error("describe_labeling_job", "ResourceNotFound")
     with pytest.raises(ClientError, match="ResourceNotFound"):
         wait_for_job(client, "job-1", sleep=Sleeps())
 
 
-def test_wait_times_out(sagemaker: tuple[Any, Stubber]) -> None:
-    client, stubber = sagemaker
+def test_wait_times_out(sagemaker_stubber: tuple[Any, Stubber]) -> None:
+    client, stubber = sagemaker_stubber
     request = make_request()
     now = [0.0]
     sleeps = Sleeps()
@@ -267,21 +276,11 @@ def test_backoff_is_exponential_jittered_and_capped() -> None:
         assert ceiling / 2 <= value <= ceiling
 
 
-def test_list_jobs_follows_pages(sagemaker: tuple[Any, Stubber]) -> None:
-    client, stubber = sagemaker
-    now = datetime(2026, 11, 28, tzinfo=UTC)
+def test_list_jobs_follows_pages(sagemaker_stubber: tuple[Any, Stubber]) -> None:
+    client, stubber = sagemaker_stubber
 
     def summary(name: str) -> dict[str, Any]:
-        return {
-            "LabelingJobName": name,
-            "LabelingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:labeling-job/{name}",
-            "CreationTime": now,
-            "LastModifiedTime": now,
-            "LabelingJobStatus": "Completed",
-            "LabelCounters": {},
-            "WorkteamArn": TEAM,
-            "PreHumanTaskLambdaArn": PRE_ARN,
-        }
+        return summary_response(describe_response(make_request(name), "Completed"))
 
     base = {"SortBy": "CreationTime", "SortOrder": "Descending", "StatusEquals": "Completed"}
     stubber.add_response(
@@ -297,14 +296,14 @@ def test_list_jobs_follows_pages(sagemaker: tuple[Any, Stubber]) -> None:
     assert [j["LabelingJobName"] for j in list_jobs(client, status="Completed")] == ["a", "b", "c"]
 
 
-def test_stop_job(sagemaker: tuple[Any, Stubber]) -> None:
-    client, stubber = sagemaker
+def test_stop_job(sagemaker_stubber: tuple[Any, Stubber]) -> None:
+    client, stubber = sagemaker_stubber
     stubber.add_response("stop_labeling_job", {}, {"LabelingJobName": "job-1"})
     stop_job(client, "job-1")
 
 
-def test_job_status(sagemaker: tuple[Any, Stubber]) -> None:
-    client, stubber = sagemaker
+def test_job_status(sagemaker_stubber: tuple[Any, Stubber]) -> None:
+    client, stubber = sagemaker_stubber
     stubber.add_response("describe_labeling_job", describe_response(make_request(), "InProgress"))
     stubber.add_client_error("describe_labeling_job", "ResourceNotFound")
     status = job_status(client, "job-1")
