@@ -167,7 +167,8 @@ def test_request_private_workforce_has_no_task_price() -> None:
     assert ":eu-west-1:568282634449:" in request["HumanTaskConfig"]["PreHumanTaskLambdaArn"]
 
 
-def test_request_is_valid_for_botocore() -> None:
+@pytest.mark.parametrize("task_type", ["label", "adjustment", "verification"])
+def test_request_is_valid_for_botocore(task_type: str) -> None:
     """The request passes botocore's own parameter validation for CreateLabelingJob."""
     import boto3
     from botocore.validate import validate_parameters
@@ -176,9 +177,11 @@ def test_request_is_valid_for_botocore() -> None:
         "sagemaker", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
     )
     shape = client.meta.service_model.operation_model("CreateLabelingJob").input_shape
-    validate_parameters(
-        build_request("job-1", "job-1", "s3://b/p", _settings(), max_labeled_objects=1), shape
+    request = build_request(
+        "job-1", "job-1", "s3://b/p", _settings(), max_labeled_objects=1, task_type=task_type
     )
+    validate_parameters(request, shape)
+    assert {"Key": "droneprep", "Value": task_type} in request["Tags"]
 
 
 def test_select_for_labeling_skips_quarantined_and_labeled() -> None:
@@ -225,23 +228,3 @@ def test_job_files_upload_to_s3(s3: object) -> None:
 def test_bad_verdicts(verdicts: list[str], rejecting: list[str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         check_verdicts(verdicts, rejecting, ["car", "person"])
-
-
-def test_verification_request_is_valid_for_botocore() -> None:
-    import boto3
-    from botocore.validate import validate_parameters
-
-    client = boto3.client(
-        "sagemaker", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
-    )
-    shape = client.meta.service_model.operation_model("CreateLabelingJob").input_shape
-    request = build_request(
-        "job-1-ver",
-        "job-1-ver",
-        "s3://b/p",
-        _settings(),
-        max_labeled_objects=1,
-        task_type="verification",
-    )
-    validate_parameters(request, shape)
-    assert {"Key": "droneprep", "Value": "verification"} in request["Tags"]
